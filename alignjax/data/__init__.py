@@ -1,0 +1,1 @@
+"""Datasets, preprocessing, stimulus sets and human data."""

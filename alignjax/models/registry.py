@@ -1,0 +1,109 @@
+"""Two registries, filled at import: architectures (name -> Flax module builder) and named models.
+
+An architecture builder takes ``num_classes`` and keyword options (``dtype`` among them) and returns
+a ``flax.linen.Module`` whose ``apply({'params': ..., maybe 'batch_stats': ...}, x)`` maps NHWC images in
+[0, 1] to logits; any input normalisation lives inside the module.
+
+A named model is a ``ModelSpec``: where its checkpoint comes from, how to turn it into Flax params
+(``convert``), how its inputs are preprocessed, and the clean accuracy it should reach. Quirks of a
+checkpoint live in its spec's ``convert``, never in name lists inside the loader (the counter-example
+is robustbench ``utils.load_model``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import flax.linen as nn
+
+ArchBuilder = Callable[..., nn.Module]
+
+ARCHITECTURES: dict[str, ArchBuilder] = {}
+
+
+def register_architecture(name: str) -> Callable[[ArchBuilder], ArchBuilder]:
+    """Decorator: ``@register_architecture('resnet50') def build(num_classes=1000, **kw): ...``."""
+
+    def decorate(builder: ArchBuilder) -> ArchBuilder:
+        if name in ARCHITECTURES:
+            raise ValueError(f"architecture {name!r} is registered twice")
+        ARCHITECTURES[name] = builder
+        return builder
+
+    return decorate
+
+
+def build_architecture(name: str, **kwargs: Any) -> nn.Module:
+    """Builds a registered architecture; unknown names list what exists."""
+    try:
+        builder = ARCHITECTURES[name]
+    except KeyError:
+        known = ", ".join(sorted(ARCHITECTURES)) or "(none)"
+        raise KeyError(f"unknown architecture {name!r}; known architectures: {known}") from None
+    return builder(**kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocessing:
+    """How raw images become the model's input (the model normalises internally with mean/std).
+
+    ``resize`` is the shorter-side size (None: no resize), ``crop`` the centre-crop size (None: none),
+    ``interpolation`` one of 'bilinear', 'bicubic', 'nearest'.
+    """
+
+    resize: int | None = None
+    crop: int | None = None
+    interpolation: str = "bilinear"
+    mean: tuple[float, ...] = (0.0, 0.0, 0.0)
+    std: tuple[float, ...] = (1.0, 1.0, 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """A named model: architecture, checkpoint source, conversion and expectations.
+
+    Attributes:
+      name: registry key.
+      arch: a key of ``ARCHITECTURES``.
+      num_classes: output classes.
+      input_shape: (h, w, c) the model expects after preprocessing.
+      source: where the checkpoint lives, e.g. ``hf://org/repo/file.safetensors@<revision>`` or
+        ``bundled:digits_cnn.safetensors``.
+      sha256: hex digest of the checkpoint file when known (verified on download), else None.
+      convert: ``state_dict (dict[str, np.ndarray]) -> flax variables``; owns all key surgery.
+      preprocessing: input transform.
+      arch_kwargs: extra keyword arguments for the architecture builder (as sorted items).
+      expected_clean_acc: published clean accuracy in percent, when one exists.
+      provenance: where the weights come from, paper and licence.
+    """
+
+    name: str
+    arch: str
+    num_classes: int
+    input_shape: tuple[int, int, int]
+    source: str
+    convert: Callable[[dict[str, Any]], dict[str, Any]]
+    sha256: str | None = None
+    preprocessing: Preprocessing = Preprocessing()
+    arch_kwargs: tuple[tuple[str, Any], ...] = ()
+    expected_clean_acc: float | None = None
+    provenance: str = ""
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    if spec.name in MODELS:
+        raise ValueError(f"model {spec.name!r} is registered twice")
+    MODELS[spec.name] = spec
+    return spec
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    try:
+        return MODELS[name]
+    except KeyError:
+        known = ", ".join(sorted(MODELS)) or "(none)"
+        raise KeyError(f"unknown model {name!r}; run `alignjax models` to list them ({known})") from None

@@ -1,0 +1,57 @@
+"""Test configuration (equinox style): strict promotion, 4 virtual CPU devices, seeded data.
+
+Paths to shared real data come from ALIGNJAX_SHARED_DATA or ../shared/data next to the checkout.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_default_matmul_precision", "highest")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def shared_data_dir() -> Path:
+    env = os.environ.get("ALIGNJAX_SHARED_DATA")
+    if env:
+        return Path(env)
+    return REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    path = shared_data_dir()
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"shared data not found at {path}; set ALIGNJAX_SHARED_DATA to the shared/data folder"
+        )
+    return path
+
+
+@pytest.fixture
+def getkey():
+    """A fresh, seeded PRNG key per call (equinox's getkey)."""
+    state = {"key": jax.random.key(0)}
+
+    def _getkey():
+        state["key"], sub = jax.random.split(state["key"])
+        return sub
+
+    return _getkey
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
