@@ -1,0 +1,48 @@
+"""torch -> Flax key maps, one module per architecture family, registered by architecture name.
+
+A converter takes a PyTorch-style state dict (``name -> np.ndarray``, prefixes already stripped) and
+returns flat Flax variables (``'params/...'`` and ``'batch_stats/...'`` keys, float32 arrays). It
+renames and transposes only; ``alignjax.weights.strict.check_against_module`` then verifies the result
+against the module. Families register themselves at import of this package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+Converter = Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+
+CONVERTERS: dict[str, Converter] = {}
+
+
+def register_converter(*arch_names: str) -> Callable[[Converter], Converter]:
+    """Decorator registering one converter for one or more architecture names."""
+
+    def decorate(fn: Converter) -> Converter:
+        for name in arch_names:
+            if name in CONVERTERS:
+                raise ValueError(f"a converter for {name!r} is registered twice")
+            CONVERTERS[name] = fn
+        return fn
+
+    return decorate
+
+
+def get_converter(arch: str) -> Converter:
+    _import_families()
+    try:
+        return CONVERTERS[arch]
+    except KeyError:
+        known = ", ".join(sorted(CONVERTERS)) or "(none)"
+        raise KeyError(f"no torch->flax converter for architecture {arch!r}; known: {known}") from None
+
+
+def _import_families() -> None:
+    """Imports every family module in this package so that all converters are registered."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
