@@ -1,6 +1,12 @@
-"""Flax model definitions (NHWC, inputs in [0, 1], normalisation inside) and their registries."""
+"""Flax model definitions (NHWC, inputs in [0, 1], normalisation inside) and their registries.
 
-from alignjax.models import small_cnn  # noqa: F401  (registers 'small_cnn')
+Every module in this package is imported here, so each architecture file registers itself with
+``@register_architecture`` and named checkpoints register with ``register_model``.
+"""
+
+import importlib as _importlib
+import pkgutil as _pkgutil
+
 from alignjax.models.embedded import load_embedded
 from alignjax.models.registry import (
     ARCHITECTURES,
@@ -12,6 +18,9 @@ from alignjax.models.registry import (
     register_architecture,
     register_model,
 )
+
+for _info in _pkgutil.iter_modules(__path__):
+    _importlib.import_module(f"{__name__}.{_info.name}")
 
 __all__ = [
     "ARCHITECTURES",
