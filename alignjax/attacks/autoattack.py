@@ -1,0 +1,387 @@
+"""The AutoAttack cascade: run attacks in order on the still-robust points, by mask, resumably.
+
+Replicates ``AutoAttack.run_standard_evaluation`` and ``run_standard_evaluation_individual`` of
+``fra31/auto-attack@a392200:autoattack/autoattack.py`` (Croce & Hein, ICML 2020):
+  * clean pass: ``robust = argmax f(x) == y``; clean errors count as non-robust;
+  * for each attack, the still-robust points are attacked in batches (ascending index order);
+    each batch's result is re-verified with one forward pass; a point is broken when
+    ``argmax f(x_adv) != y`` and keeps the first attack's adversarial example;
+  * robust accuracy after each attack is over all n points; robust points come back as clean x;
+  * individual mode runs every attack on all clean-correct points.
+
+Deliberate differences (documented in the README):
+  * seeds: every point's randomness is ``fold_in(attack_key, point_index)``, with the attack key a
+    function of the seed and the attack's config (``attack_key_for``), so
+    results do not depend on batch size or on which other points share a batch (the reference seeds
+    each batch with one global torch seed, or with the wall clock when no seed is given);
+  * batches have one fixed shape (padded, with a validity mask) so each attack compiles once;
+  * resuming works (the reference's ``EvaluationState`` cannot restore its own file at a392200):
+    with ``state_dir`` the run checkpoints after batches and picks up at the first unattacked point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from alignjax.attacks import checks
+from alignjax.attacks.base import run_attack
+from alignjax.attacks.validation import InputError, validate_images, validate_labels, validate_logits
+from alignjax.types import Key, LogitsFn, Params
+
+NOT_BROKEN = ""
+CLEAN_ERROR = "clean"
+
+
+@dataclasses.dataclass
+class AttackSummary:
+    """Per-attack bookkeeping: robust accuracy after it (percent of all n points) and wall time."""
+
+    name: str
+    config: str
+    robust_accuracy: float
+    n_broken: int
+    seconds: float
+
+
+@dataclasses.dataclass
+class AutoAttackResult:
+    """What the cascade returns (host numpy arrays, one entry per evaluated point).
+
+    Attributes:
+      x_adv: (n, h, w, c) adversarial examples; the clean image where no attack succeeded.
+      y_adv: (n,) prediction at x_adv (the clean prediction for robust points and clean errors).
+      clean_correct: (n,) clean prediction equals the label.
+      robust: (n,) still correctly classified after every attack.
+      broken_by: (n,) name of the attack that broke the point, 'clean' for clean errors, '' if robust.
+      n_queries: (n,) forward passes spent by query-counted attacks (Square) on the point.
+      attacks: per-attack summaries in cascade order.
+      warnings: the reference's checks that fired.
+      individual: in individual mode, attack name -> (n,) robust flags of that attack alone.
+    """
+
+    x_adv: np.ndarray
+    y_adv: np.ndarray
+    clean_correct: np.ndarray
+    robust: np.ndarray
+    broken_by: np.ndarray
+    n_queries: np.ndarray
+    attacks: list[AttackSummary]
+    warnings: list[str]
+    norm: str
+    eps: float
+    seconds: float
+    individual: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+    @property
+    def clean_accuracy(self) -> float:
+        return float(self.clean_correct.mean() * 100)
+
+    @property
+    def robust_accuracy(self) -> float:
+        return float(self.robust.mean() * 100)
+
+    def robust_accuracy_after(self) -> dict[str, float]:
+        """{'clean': ..., 'apgd-ce': ..., ...} in percent, as the reference logs them."""
+        return {"clean": self.clean_accuracy, **{a.name: a.robust_accuracy for a in self.attacks}}
+
+
+def _attack_name(cfg: object) -> str:
+    return getattr(cfg, "name", type(cfg).__name__)
+
+
+def attack_key_for(key: Key, attacks: Sequence[object], position: int) -> Key:
+    """The key of ``attacks[position]``: a function of its config (and of how many identical configs
+    precede it), not of its position, so an attack draws the same randomness in a cascade, alone, or
+    in individual mode."""
+    cfg = attacks[position]
+    occurrence = sum(1 for other in attacks[:position] if other == cfg)
+    digest = zlib.crc32(repr(cfg).encode()) & 0x7FFFFFFF
+    return jax.random.fold_in(jax.random.fold_in(key, digest), occurrence)
+
+
+@functools.lru_cache(maxsize=64)
+def compiled_attack(cfg: object, logits_fn: LogitsFn) -> Callable[..., Any]:
+    """One jitted function per (attack config, model): attack + the re-verification forward pass."""
+
+    def attack_and_verify(params, x, y, active, key, point_ids):
+        result = run_attack(cfg, logits_fn, params, x, y, active, key=key, point_ids=point_ids)
+        pred = jnp.argmax(logits_fn(params, result.x_adv), axis=-1).astype(jnp.int32)
+        broken = active & (pred != y)
+        return result.x_adv, pred, broken, result.n_queries
+
+    return jax.jit(attack_and_verify)
+
+
+@functools.lru_cache(maxsize=16)
+def compiled_logits(logits_fn: LogitsFn) -> Callable[..., Any]:
+    return jax.jit(logits_fn)
+
+
+def padded_batches(indices: np.ndarray, batch_size: int):
+    """Yields (idx (batch_size,), valid (batch_size,)) chunks; the tail is padded with its first index."""
+    for start in range(0, len(indices), batch_size):
+        chunk = indices[start : start + batch_size]
+        valid = np.zeros(batch_size, bool)
+        valid[: len(chunk)] = True
+        idx = np.full(batch_size, chunk[0], dtype=np.int64)
+        idx[: len(chunk)] = chunk
+        yield idx, valid
+
+
+def clean_predictions(logits_fn: LogitsFn, params: Params, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """(n, num_classes) clean logits, computed in fixed-shape padded batches."""
+    fn = compiled_logits(logits_fn)
+    out = []
+    for idx, valid in padded_batches(np.arange(len(x)), batch_size):
+        logits = jax.device_get(fn(params, jax.device_put(x[idx])))
+        out.append(np.asarray(logits)[valid])
+    return np.concatenate(out)
+
+
+class _State:
+    """Resumable run state (all host arrays), saved atomically as npz + json in ``state_dir``."""
+
+    FIELDS = ("x_adv", "y_adv", "robust", "broken_by", "n_queries", "attempted")
+
+    def __init__(self, x: np.ndarray, pred: np.ndarray, y: np.ndarray):
+        self.x_adv = x.copy()
+        self.y_adv = pred.astype(np.int32)
+        self.robust = pred == y
+        self.broken_by = np.where(self.robust, NOT_BROKEN, CLEAN_ERROR).astype(object)
+        self.n_queries = np.zeros(len(x), np.int64)
+        self.attempted = np.zeros(len(x), bool)  # for the attack in progress
+        self.attack_index = 0
+        self.summaries: list[dict[str, Any]] = []
+        self.elapsed = 0.0
+
+    def save(self, state_dir: Path, fingerprint: str) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = state_dir / "state.tmp.npz"
+        arrays = {f: getattr(self, f) for f in self.FIELDS}
+        arrays["broken_by"] = arrays["broken_by"].astype(str)
+        np.savez(tmp, **arrays)
+        meta = {"fingerprint": fingerprint, "attack_index": self.attack_index, "summaries": self.summaries,
+                "elapsed": self.elapsed}
+        (state_dir / "state.tmp.json").write_text(json.dumps(meta))
+        os.replace(tmp, state_dir / "state.npz")
+        os.replace(state_dir / "state.tmp.json", state_dir / "state.json")
+
+    @classmethod
+    def load(cls, state_dir: Path, fingerprint: str) -> "_State | None":
+        meta_path, arr_path = state_dir / "state.json", state_dir / "state.npz"
+        if not (meta_path.is_file() and arr_path.is_file()):
+            return None
+        meta = json.loads(meta_path.read_text())
+        if meta.get("fingerprint") != fingerprint:
+            raise InputError(
+                f"{state_dir} holds the state of a different evaluation (other data, attacks or key); "
+                "use another --out/state folder, or delete it to start over"
+            )
+        state = cls.__new__(cls)
+        with np.load(arr_path, allow_pickle=False) as arrays:
+            for f in cls.FIELDS:
+                setattr(state, f, arrays[f].copy())
+        state.broken_by = state.broken_by.astype(object)
+        state.attack_index = int(meta["attack_index"])
+        state.summaries = list(meta["summaries"])
+        state.elapsed = float(meta["elapsed"])
+        return state
+
+
+def _fingerprint(x: np.ndarray, y: np.ndarray, attacks: Sequence[object], key: Key, individual: bool) -> str:
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(x).tobytes())
+    h.update(np.ascontiguousarray(y).tobytes())
+    h.update(repr(tuple(attacks)).encode())
+    h.update(np.asarray(jax.random.key_data(key)).tobytes())
+    h.update(b"individual" if individual else b"cascade")
+    return h.hexdigest()
+
+
+def run_autoattack(
+    logits_fn: LogitsFn,
+    params: Params,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    attacks: Sequence[object],
+    key: Key,
+    batch_size: int = 250,
+    individual: bool = False,
+    state_dir: str | Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    log: Callable[[str], None] | None = None,
+    run_checks: bool = True,
+) -> AutoAttackResult:
+    """Evaluates robust accuracy with a sequence of attack configs (the AutoAttack cascade).
+
+    Args:
+      logits_fn: pure ``(params, images) -> logits`` on NHWC images in [0, 1].
+      params: model parameters.
+      x: (n, h, w, c) float images in [0, 1] (host array).
+      y: (n,) int labels.
+      attacks: attack configs in order, e.g. ``alignjax.attacks.presets.standard('Linf', 8/255)``.
+      key: PRNG key; results are a function of (key, data, attacks) only, not of batch_size.
+      batch_size: points per compiled batch (the tail is padded).
+      individual: run every attack on all clean-correct points (diagnosis), not as a cascade.
+      state_dir: if given, checkpoint there and resume an interrupted run of the same evaluation.
+      progress: called as ``progress(attack_name, points_done, points_total)`` after each batch.
+      log: called with the reference's log lines ('robust accuracy after APGD-CE: ...').
+      run_checks: run the reference's sanity checks on the first batch.
+
+    Returns:
+      AutoAttackResult.
+    """
+    if not attacks:
+        raise InputError("no attacks to run: give at least one attack config")
+    if batch_size < 1:
+        raise InputError(f"batch size must be positive, got {batch_size}")
+    norms = {getattr(a, "norm", None) for a in attacks}
+    epss = {getattr(a, "eps", None) for a in attacks}
+    if len(norms) != 1 or len(epss) != 1:
+        raise InputError(f"all attacks of one evaluation must share norm and eps, got {norms} and {epss}")
+    log = log or (lambda _msg: None)
+    x = validate_images(x)
+    n = len(x)
+    batch_size = min(batch_size, n)
+    params = jax.device_put(params)
+    logits = clean_predictions(logits_fn, params, x, batch_size)
+    num_classes = validate_logits(logits, n)
+    y = validate_labels(y, n, num_classes)
+    pred = logits.argmax(1).astype(np.int32)
+
+    warnings: list[str] = []
+    if run_checks:
+        first = slice(0, batch_size)
+        xb, yb = jax.device_put(x[first]), jax.device_put(y[first])
+        if not any(getattr(a, "eot_iter", 1) > 1 for a in attacks):
+            warnings += checks.check_randomized(logits_fn, params, xb, yb)
+        warnings += checks.check_range_output(logits[first])
+        warnings += checks.check_n_classes(num_classes, attacks)
+        if num_classes >= 3 and any(_attack_name(a) in ("apgd-dlr", "apgd-t") for a in attacks):
+            warnings += checks.check_zero_gradients(logits_fn, params, xb, yb)
+        for w in warnings:
+            log(f"Warning: {w}")
+
+    fingerprint = _fingerprint(x, y, attacks, key, individual)
+    state_path = Path(state_dir) if state_dir is not None else None
+    state = _State.load(state_path, fingerprint) if state_path is not None else None
+    if state is None:
+        state = _State(x, pred, y)
+    else:
+        log(f"resuming from {state_path}: {state.attack_index} of {len(attacks)} attacks done")
+    clean_correct = pred == y
+    log(f"initial accuracy: {clean_correct.mean():.2%}")
+    individual_robust: dict[str, np.ndarray] = {
+        s["name"]: np.asarray(s["robust"], bool) for s in state.summaries if "robust" in s
+    }
+
+    start = time.time() - state.elapsed
+    last_save = time.time()
+    for position in range(state.attack_index, len(attacks)):
+        cfg = attacks[position]
+        name = _attack_name(cfg)
+        fn = compiled_attack(cfg, logits_fn)
+        attack_key = attack_key_for(key, attacks, position)
+        if individual:  # individual runs resume per attack, not mid-attack
+            state.attempted[:] = False
+            robust_here = clean_correct.copy()
+            todo_mask = clean_correct.copy()
+        else:
+            todo_mask = state.robust & ~state.attempted
+        todo = np.flatnonzero(todo_mask)
+        total = int(todo_mask.sum() + state.attempted.sum())
+        done = int(state.attempted.sum())
+        attack_start = time.time()
+        pending: list[tuple[np.ndarray, np.ndarray, Any]] = []
+
+        def consume(idx: np.ndarray, valid: np.ndarray, out: Any) -> None:
+            nonlocal done
+            x_adv_b, pred_b, broken_b, queries_b = (np.asarray(a)[valid] for a in jax.device_get(out))
+            idx_v = idx[valid]
+            state.attempted[idx_v] = True
+            state.n_queries[idx_v] += queries_b
+            if individual:
+                robust_here[idx_v[broken_b]] = False
+            # a point keeps the adversarial example of the first attack that broke it
+            newly = broken_b & (state.broken_by[idx_v] == NOT_BROKEN)
+            state.robust[idx_v[newly]] = False
+            state.broken_by[idx_v[newly]] = name
+            state.x_adv[idx_v[newly]] = x_adv_b[newly]
+            state.y_adv[idx_v[newly]] = pred_b[newly]
+            done += len(idx_v)
+            if progress is not None:
+                progress(name, done, total)
+
+        with jax.transfer_guard("disallow"):
+            for idx, valid in padded_batches(todo, batch_size):
+                args = (
+                    jax.device_put(x[idx]), jax.device_put(y[idx]), jax.device_put(valid),
+                    jax.device_put(idx.astype(np.int32)),
+                )
+                out = fn(params, args[0], args[1], args[2], attack_key, args[3])
+                pending.append((idx, valid, out))
+                if len(pending) > 1:  # keep one batch in flight while the host consumes the previous
+                    consume(*pending.pop(0))
+                if state_path is not None and not individual and time.time() - last_save > 30:
+                    state.elapsed = time.time() - start
+                    state.save(state_path, fingerprint)
+                    last_save = time.time()
+            while pending:
+                consume(*pending.pop(0))
+
+        seconds = time.time() - attack_start
+        if individual:
+            acc = float(robust_here.mean() * 100)
+            summary = {"name": name, "config": repr(cfg), "robust_accuracy": acc,
+                       "n_broken": int((clean_correct & ~robust_here).sum()), "seconds": seconds,
+                       "robust": robust_here.astype(int).tolist()}
+            individual_robust[name] = robust_here.copy()
+            log(f"robust accuracy by {name.upper()}: {acc:.2f}% (time attack: {seconds:.1f} s)")
+        else:
+            acc = float(state.robust.mean() * 100)
+            summary = {"name": name, "config": repr(cfg), "robust_accuracy": acc,
+                       "n_broken": int((state.broken_by == name).sum()), "seconds": seconds}
+            log(f"robust accuracy after {name.upper()}: {acc:.2f}% (total time {time.time() - start:.1f} s)")
+        state.summaries.append(summary)
+        state.attempted[:] = False
+        state.attack_index = position + 1
+        if state_path is not None:
+            state.elapsed = time.time() - start
+            state.save(state_path, fingerprint)
+            last_save = time.time()
+        if not individual and not state.robust.any() and position + 1 < len(attacks):
+            log("no robust points left, skipping the remaining attacks")
+            for skipped in attacks[position + 1 :]:
+                state.summaries.append({"name": _attack_name(skipped), "config": repr(skipped),
+                                        "robust_accuracy": 0.0, "n_broken": 0, "seconds": 0.0})
+            state.attack_index = len(attacks)
+            break
+
+    summaries = [AttackSummary(**{k: v for k, v in s.items() if k != "robust"}) for s in state.summaries]
+    after = {"clean": float(clean_correct.mean()), **{s.name: s.robust_accuracy / 100 for s in summaries}}
+    if not individual:
+        for w in checks.check_square_sr(after):
+            warnings.append(w)
+            log(f"Warning: {w}")
+    result = AutoAttackResult(
+        x_adv=state.x_adv, y_adv=state.y_adv, clean_correct=clean_correct, robust=state.robust.copy(),
+        broken_by=state.broken_by.astype(str), n_queries=state.n_queries, attacks=summaries,
+        warnings=warnings, norm=next(iter(norms)), eps=float(next(iter(epss))),
+        seconds=time.time() - start, individual=individual_robust,
+    )
+    log(f"robust accuracy: {result.robust_accuracy:.2f}%")
+    return result
