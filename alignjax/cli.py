@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import fractions
 import json
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -67,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--arch", required=True)
     convert.add_argument("--out", type=Path, required=True)
     convert.add_argument("--num-classes", type=int)
+    convert.add_argument("--input-shape", help="H,W,C for the shape check (default: from a registered model "
+                                               "of the architecture, else 224,224,3)")
     convert.add_argument("--overwrite", action="store_true")
     return parser
 
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_models(args)
         if args.command == "convert":
             return cmd_convert(args)
-    except (InputError, FileNotFoundError, KeyError, ValueError) as err:
+    except (InputError, FileNotFoundError, KeyError, ValueError, pickle.UnpicklingError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"alignjax {args.command}: error: {message}", file=sys.stderr)
         return 2
@@ -108,34 +111,29 @@ def load_npz(path: Path, layout: str) -> tuple[Any, Any]:
     return x, y
 
 
-def load_arch_weights(arch: str, weights: Path, num_classes: int | None):
-    """(logits_fn, variables) for --arch/--weights: Flax safetensors or a PyTorch checkpoint."""
-    import functools
-
+def load_arch_weights(arch: str, weights: Path | None, num_classes: int | None, input_shape: tuple[int, ...]):
+    """(logits_fn, variables) for --arch/--weights: Flax safetensors ('params/...') or a PyTorch checkpoint."""
     from alignjax.models import build_architecture
-    from alignjax.weights import convert as conv
+    from alignjax.weights.convert import convert_state_dict, logits_fn_for
+    from alignjax.weights.readers import read_state_dict
+    from alignjax.weights.strict import check_against_module
 
     if weights is None:
         raise InputError("--arch needs --weights FILE")
     if not weights.is_file():
         raise FileNotFoundError(f"--weights {weights} does not exist")
-    sidecar = weights.with_suffix(".json")
-    meta = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
-    kwargs = dict(meta.get("arch_kwargs", {}))
-    kwargs["num_classes"] = num_classes or meta.get("num_classes") or 10
-    module = build_architecture(arch, **kwargs)
-    variables = conv.load_variables(weights, arch, module)
-    return functools.partial(_apply, module), variables
-
-
-def _apply(module, variables, x):
-    return module.apply(variables, x, train=False) if _takes_train(module) else module.apply(variables, x)
-
-
-def _takes_train(module) -> bool:
-    import inspect
-
-    return "train" in inspect.signature(type(module).__call__).parameters
+    if num_classes is None:
+        sidecar = weights.with_suffix(".json")
+        meta = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+        num_classes = int(meta.get("arch_kwargs", {}).get("num_classes", "10"))
+    module = build_architecture(arch, num_classes=num_classes)
+    state = read_state_dict(weights)
+    if state and all(k.startswith(("params/", "batch_stats/")) for k in state):
+        variables = check_against_module(module, state, input_shape, source=str(weights))
+    else:
+        variables = convert_state_dict(state, arch, input_shape=input_shape, source=str(weights),
+                                       num_classes=num_classes)
+    return logits_fn_for(module), variables
 
 
 def cmd_attack(args: argparse.Namespace) -> int:
@@ -163,7 +161,6 @@ def cmd_attack(args: argparse.Namespace) -> int:
         logits_fn, variables, _spec = load_model(args.model)
         model_desc = args.model
     else:
-        logits_fn, variables = load_arch_weights(args.arch, args.weights, args.num_classes)
         model_desc = f"{args.arch} from {args.weights}"
 
     if args.data is not None:
@@ -180,6 +177,8 @@ def cmd_attack(args: argparse.Namespace) -> int:
             raise InputError(f"--n must be positive, got {args.n}")
         x, y = x[: args.n], y[: args.n]
     x = validate_images(x)
+    if args.arch is not None:
+        logits_fn, variables = load_arch_weights(args.arch, args.weights, args.num_classes, x.shape[1:])
     eps = args.eps if args.eps is not None else (DEFAULT_EPS[args.norm] if embedded else None)
     if eps is None:
         raise InputError("give --eps (e.g. 8/255 for CIFAR Linf, 0.5 for CIFAR L2, 4/255 for ImageNet Linf)")
@@ -242,7 +241,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     if args.out.exists() and not args.overwrite:
         raise InputError(f"{args.out} exists; choose another --out or pass --overwrite")
-    kwargs = {"num_classes": args.num_classes} if args.num_classes else {}
+    kwargs: dict[str, Any] = {"num_classes": args.num_classes} if args.num_classes else {}
+    if args.input_shape:
+        try:
+            kwargs["input_shape"] = tuple(int(v) for v in args.input_shape.split(","))
+        except ValueError:
+            raise InputError(f"--input-shape must look like 32,32,3, got {args.input_shape!r}") from None
+    if not args.checkpoint.is_file():
+        raise FileNotFoundError(f"checkpoint {args.checkpoint} does not exist")
     start = time.time()
     convert_checkpoint(args.checkpoint, args.arch, args.out, **kwargs)
     print(f"wrote {args.out} ({time.time() - start:.1f} s)")

@@ -26,7 +26,7 @@ class CheckpointMismatchError(ValueError):
 
 
 def strip_prefixes(state_dict: Mapping[str, Any], prefixes: tuple[str, ...] = COMMON_PREFIXES) -> dict:
-    """Removes a prefix shared by all keys (``module.`` from DataParallel, ``model.`` wrappers), repeatedly."""
+    """Removes a prefix shared by all keys (``module.`` of DataParallel, ``model.`` wrappers), repeatedly."""
     out = dict(state_dict)
     changed = True
     while changed and out:

@@ -1,0 +1,194 @@
+"""Checkpoint -> Flax-ready safetensors, and named models -> ``(logits_fn, variables, spec)``.
+
+``convert_checkpoint`` reads any supported file (no torch), strips wrapper prefixes, applies the
+family converter of the architecture (``keymaps.get_converter``), checks the result strictly against
+the Flax module and writes ``'/'``-joined float32 arrays plus a JSON sidecar (architecture, source
+sha256, alignjax version). ``load_model`` does the same for a registered ``ModelSpec`` through the hub
+and caches the converted file under ``cache_root()/converted``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+import alignjax
+from alignjax.models.embedded import flatten, unflatten
+from alignjax.models.registry import MODELS, ModelSpec, build_architecture, get_model_spec
+from alignjax.weights import hub
+from alignjax.weights.keymaps import get_converter
+from alignjax.weights.readers import load_checkpoint
+from alignjax.weights.strict import check_against_module
+
+__all__ = ["convert_checkpoint", "convert_state_dict", "list_models", "load_model", "logits_fn_for"]
+
+log = logging.getLogger(__name__)
+
+StateDictFn = Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+
+
+def _default_input_shape(arch: str) -> tuple[int, int, int]:
+    """The input shape registered models of this architecture use; (224, 224, 3) if none is registered."""
+    for spec in MODELS.values():
+        if spec.arch == arch:
+            return spec.input_shape
+    return (224, 224, 3)
+
+
+def convert_state_dict(
+    state_dict: Mapping[str, np.ndarray],
+    arch: str,
+    *,
+    convert: StateDictFn | None = None,
+    input_shape: tuple[int, int, int] | None = None,
+    dont_load: str | None = None,
+    source: str = "checkpoint",
+    **arch_kwargs: Any,
+) -> dict[str, Any]:
+    """PyTorch-style state dict -> nested Flax variables, strictly checked against ``arch``.
+
+    ``convert`` (a ``ModelSpec.convert``) replaces the family converter when given.
+    """
+    module = build_architecture(arch, **arch_kwargs)
+    flat = (convert or get_converter(arch))(state_dict)
+    shape = tuple(input_shape) if input_shape is not None else _default_input_shape(arch)
+    return check_against_module(module, flat, shape, dont_load=dont_load, source=source)
+
+
+def _write(variables: Mapping[str, Any], out_path: Path, sidecar: dict[str, Any]) -> Path:
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    flat = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in flatten(dict(variables)).items()}
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    save_file(flat, str(tmp), metadata={"alignjax": json.dumps(sidecar, sort_keys=True)})
+    tmp.replace(out_path)  # atomic: a crash never leaves a half-written cache entry
+    out_path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
+    return out_path
+
+
+def convert_checkpoint(
+    path: str | Path,
+    arch: str,
+    out_path: str | Path,
+    *,
+    key: str | None = None,
+    convert: StateDictFn | None = None,
+    input_shape: tuple[int, int, int] | None = None,
+    dont_load: str | None = None,
+    **arch_kwargs: Any,
+) -> Path:
+    """Converts a checkpoint file into Flax-ready safetensors plus a ``.json`` sidecar; returns out_path.
+
+    Args:
+      path: safetensors / torch.save (zip or legacy) / .npz checkpoint.
+      arch: a registered architecture (``alignjax.models.ARCHITECTURES``).
+      out_path: where to write the ``.safetensors``; the sidecar goes next to it with a ``.json`` suffix.
+      key: the entry holding the weights in a nested checkpoint, if automatic selection picks wrongly.
+      convert: a ``ModelSpec.convert``-style function replacing the family converter.
+      input_shape: (h, w, c) for the shape check; default from a registered model of ``arch``.
+      dont_load: regex of module variables that may be absent from the checkpoint.
+      **arch_kwargs: passed to the architecture builder (``num_classes=10`` ...).
+    """
+    path, out_path = Path(path), Path(out_path)
+    loaded = load_checkpoint(path, key=key)
+    variables = convert_state_dict(loaded.state_dict, arch, convert=convert, input_shape=input_shape,
+                                   dont_load=dont_load, source=str(path), **arch_kwargs)
+    sidecar = {
+        "arch": arch,
+        "arch_kwargs": {k: repr(v) for k, v in sorted(arch_kwargs.items())},
+        "source": str(path),
+        "source_sha256": hub.sha256_file(path),
+        "source_format": loaded.format,
+        "source_key": loaded.key,
+        "alignjax_version": alignjax.__version__,
+    }
+    return _write(variables, out_path, sidecar)
+
+
+def logits_fn_for(module: Any) -> Callable[[Any, Any], Any]:
+    """``partial(module.apply, train=False)`` when the module takes ``train``, else ``module.apply``."""
+    if "train" in inspect.signature(type(module).__call__).parameters:
+        return functools.partial(module.apply, train=False)
+    return module.apply
+
+
+def _converted_path(spec: ModelSpec, cache_dir: Path) -> Path:
+    tag = (spec.sha256 or "")[:16] or str(hub.parse_source(spec.source)).rpartition("@")[2][:40]
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{spec.name}-{tag}")
+    return cache_dir / "converted" / f"{safe}.safetensors"
+
+
+def load_model(
+    name_or_spec: str | ModelSpec,
+    *,
+    cache_dir: str | Path | None = None,
+    offline: bool | None = None,
+    refresh: bool = False,
+) -> tuple[Callable[[Any, Any], Any], dict[str, Any], ModelSpec]:
+    """``(logits_fn, variables, spec)`` of a registered model, downloading and converting on first use.
+
+    Args:
+      name_or_spec: a registry name (``alignjax.models.MODELS``) or a ``ModelSpec``.
+      cache_dir: root for the hub cache (``<cache_dir>/hub``) and converted files
+        (``<cache_dir>/converted``); default ``$ALIGNJAX_CACHE`` or ``~/.cache/alignjax`` (hub files
+        then go to the Hugging Face default cache unless ``ALIGNJAX_CACHE`` is set).
+      offline: only use caches (default: ``HF_HUB_OFFLINE``).
+      refresh: convert again even when a converted file is cached.
+
+    ``logits_fn(variables, images)`` maps NHWC images in [0, 1], preprocessed as ``spec.preprocessing``
+    says, to logits.
+    """
+    spec = get_model_spec(name_or_spec) if isinstance(name_or_spec, str) else name_or_spec
+    arch_kwargs = dict(spec.arch_kwargs)
+    module = build_architecture(spec.arch, num_classes=spec.num_classes, **arch_kwargs)
+    root = Path(cache_dir) if cache_dir is not None else hub.cache_root()
+    parsed = hub.parse_source(spec.source)
+    cached = _converted_path(spec, root)
+    if isinstance(parsed, hub.HubSource) and cached.is_file() and not refresh:
+        variables = check_against_module(module, load_file(str(cached)), spec.input_shape, source=str(cached))
+        return logits_fn_for(module), variables, spec
+    hub_cache = Path(cache_dir) / "hub" if cache_dir is not None else None
+    path = hub.fetch(spec.source, sha256=spec.sha256, cache_dir=hub_cache, offline=offline)
+    loaded = load_checkpoint(path)
+    variables = convert_state_dict(loaded.state_dict, spec.arch, convert=spec.convert,
+                                   input_shape=spec.input_shape, source=f"{spec.name} ({path})",
+                                   num_classes=spec.num_classes, **arch_kwargs)
+    if isinstance(parsed, hub.HubSource):
+        _write(variables, cached, {
+            "name": spec.name, "arch": spec.arch, "source": spec.source,
+            "source_sha256": hub.sha256_file(path),
+            "alignjax_version": alignjax.__version__})
+    return logits_fn_for(module), variables, spec
+
+
+def list_models() -> list[dict[str, Any]]:
+    """One row per registered model (name, arch, source, sha256, accuracy, preprocessing, provenance)."""
+    rows = []
+    for name in sorted(MODELS):
+        spec = MODELS[name]
+        rows.append({
+            "name": name,
+            "arch": spec.arch,
+            "num_classes": spec.num_classes,
+            "input_shape": "x".join(map(str, spec.input_shape)),
+            "source": spec.source,
+            "sha256": spec.sha256,
+            "expected_clean_acc": spec.expected_clean_acc,
+            "resize": spec.preprocessing.resize,
+            "crop": spec.preprocessing.crop,
+            "interpolation": spec.preprocessing.interpolation,
+            "provenance": spec.provenance,
+        })
+    return rows
+
+
+def load_converted(path: str | Path) -> dict[str, Any]:
+    """Nested variables from a file written by ``convert_checkpoint``."""
+    return unflatten(load_file(str(path)))
