@@ -1,0 +1,195 @@
+"""torchvision ResNet-18/34/50/101/152 (and Wide ResNet-50-2) in Flax, NHWC, module tree = torch's.
+
+He et al. 2016, "Deep Residual Learning for Image Recognition"; reference file
+``pytorch/vision@v0.20.0:torchvision/models/resnet.py`` (ResNet v1.5: the stride of a bottleneck sits
+on its 3x3 conv). Submodule names follow the torch state dict with indices joined by ``_``
+(``layer1.0.downsample.1`` -> ``layer1_0/downsample_1``), so the converter in
+``alignjax.weights.keymaps.torchvision_cnn`` only renames and transposes.
+
+Deviations: none in the maths. Groups (ResNeXt) and dilation are not implemented. ``stem=False`` gives
+the back end only (``layer1`` ... ``fc``, no normalisation), used by VOneResNet-50, whose VOne block
+and bottleneck conv replace the stem.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from alignjax.models.registry import register_architecture
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def normalize(x: jnp.ndarray, mean: Sequence[float] | None, std: Sequence[float] | None) -> jnp.ndarray:
+    """``(x - mean) / std`` per channel (last axis), in float32; identity when ``mean`` and ``std`` are None."""
+    x = jnp.asarray(x, jnp.float32)
+    if mean is not None:
+        x = x - jnp.asarray(mean, jnp.float32).reshape(1, 1, 1, -1)
+    if std is not None:
+        x = x / jnp.asarray(std, jnp.float32).reshape(1, 1, 1, -1)
+    return x
+
+
+def batch_norm(
+    train: bool, dtype: Any, name: str, torch_momentum: float = 0.1
+) -> Callable[[jnp.ndarray], jnp.ndarray]:
+    """``torch.nn.BatchNorm2d`` (eps 1e-5) as a Flax ``BatchNorm`` named ``name``; torch momentum m is
+    Flax momentum 1 - m.
+
+    The normalisation runs in float32 whatever the compute ``dtype`` (the usual mixed-precision choice;
+    Flax's BatchNorm would also mix its float32 statistics with a bfloat16 input, which strict dtype
+    promotion rejects), and its output is cast back to ``dtype``.
+    """
+    module = nn.BatchNorm(
+        use_running_average=not train,
+        momentum=1.0 - torch_momentum,
+        epsilon=1e-5,
+        dtype=jnp.float32,
+        name=name,
+    )
+    return lambda x: module(x.astype(jnp.float32)).astype(dtype)
+
+
+def conv(features: int, kernel: int, stride: int, padding: int, dtype: Any, name: str, bias: bool = False):
+    """``torch.nn.Conv2d`` with symmetric explicit padding, as a Flax ``Conv``."""
+    return nn.Conv(
+        features,
+        (kernel, kernel),
+        strides=(stride, stride),
+        padding=((padding, padding), (padding, padding)),
+        use_bias=bias,
+        dtype=dtype,
+        name=name,
+    )
+
+
+class BasicBlock(nn.Module):
+    """torchvision ``BasicBlock``: conv3x3-bn-relu-conv3x3-bn, plus identity or ``downsample``."""
+
+    planes: int
+    stride: int = 1
+    width_per_group: int = 64  # unused; kept so both block types share one signature
+    dtype: Any = jnp.float32
+    expansion = 1
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        out = conv(self.planes, 3, self.stride, 1, self.dtype, "conv1")(x)
+        out = nn.relu(batch_norm(train, self.dtype, "bn1")(out))
+        out = conv(self.planes, 3, 1, 1, self.dtype, "conv2")(out)
+        out = batch_norm(train, self.dtype, "bn2")(out)
+        if self.stride != 1 or x.shape[-1] != self.planes * self.expansion:
+            x = conv(self.planes * self.expansion, 1, self.stride, 0, self.dtype, "downsample_0")(x)
+            x = batch_norm(train, self.dtype, "downsample_1")(x)
+        return nn.relu(out + x)
+
+
+class Bottleneck(nn.Module):
+    """torchvision ``Bottleneck`` (v1.5): conv1x1-bn-relu-conv3x3(stride)-bn-relu-conv1x1-bn, plus shortcut."""
+
+    planes: int
+    stride: int = 1
+    width_per_group: int = 64
+    dtype: Any = jnp.float32
+    expansion = 4
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        width = int(self.planes * (self.width_per_group / 64.0))
+        out = conv(width, 1, 1, 0, self.dtype, "conv1")(x)
+        out = nn.relu(batch_norm(train, self.dtype, "bn1")(out))
+        out = conv(width, 3, self.stride, 1, self.dtype, "conv2")(out)
+        out = nn.relu(batch_norm(train, self.dtype, "bn2")(out))
+        out = conv(self.planes * self.expansion, 1, 1, 0, self.dtype, "conv3")(out)
+        out = batch_norm(train, self.dtype, "bn3")(out)
+        if self.stride != 1 or x.shape[-1] != self.planes * self.expansion:
+            x = conv(self.planes * self.expansion, 1, self.stride, 0, self.dtype, "downsample_0")(x)
+            x = batch_norm(train, self.dtype, "downsample_1")(x)
+        return nn.relu(out + x)
+
+
+class ResNet(nn.Module):
+    """torchvision ``ResNet``.
+
+    Attributes:
+      stage_sizes: blocks per stage, e.g. (2, 2, 2, 2) for ResNet-18.
+      bottleneck: Bottleneck blocks (ResNet-50 and deeper) instead of BasicBlocks.
+      num_classes: outputs of ``fc``.
+      width: planes of ``layer1`` (64 in torchvision; doubled at each later stage). Tests use small ones.
+      width_per_group: bottleneck inner width factor (64; 128 for Wide ResNet-50-2).
+      stem: with False, the module is the back end only: it takes a feature map (b, h, w, c), applies
+        ``layer1`` ... ``layer4``, global pooling and ``fc``, and no normalisation.
+      mean, std: per-channel input normalisation applied to [0, 1] images (ImageNet's by default).
+      dtype: compute dtype; parameters stay float32 and logits are returned as float32.
+    """
+
+    stage_sizes: Sequence[int]
+    bottleneck: bool = False
+    num_classes: int = 1000
+    width: int = 64
+    width_per_group: int = 64
+    stem: bool = True
+    mean: Sequence[float] | None = IMAGENET_MEAN
+    std: Sequence[float] | None = IMAGENET_STD
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        if self.stem:
+            x = normalize(x, self.mean, self.std).astype(self.dtype)
+            x = conv(self.width, 7, 2, 3, self.dtype, "conv1")(x)
+            x = nn.relu(batch_norm(train, self.dtype, "bn1")(x))
+            x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+        else:
+            x = jnp.asarray(x).astype(self.dtype)
+        block_cls = Bottleneck if self.bottleneck else BasicBlock
+        for stage, num_blocks in enumerate(self.stage_sizes):
+            for index in range(num_blocks):
+                x = block_cls(
+                    planes=self.width * 2**stage,
+                    stride=2 if stage > 0 and index == 0 else 1,
+                    width_per_group=self.width_per_group,
+                    dtype=self.dtype,
+                    name=f"layer{stage + 1}_{index}",
+                )(x, train)
+        x = jnp.mean(x, axis=(1, 2))
+        x = nn.Dense(self.num_classes, dtype=self.dtype, name="fc")(x)
+        return x.astype(jnp.float32)
+
+
+_CONFIGS: dict[str, tuple[tuple[int, ...], bool, int]] = {
+    "resnet18": ((2, 2, 2, 2), False, 64),
+    "resnet34": ((3, 4, 6, 3), False, 64),
+    "resnet50": ((3, 4, 6, 3), True, 64),
+    "resnet101": ((3, 4, 23, 3), True, 64),
+    "resnet152": ((3, 8, 36, 3), True, 64),
+    "wide_resnet50_2": ((3, 4, 6, 3), True, 128),
+}
+
+
+def build_resnet(arch: str, num_classes: int = 1000, dtype: Any = jnp.float32, **kwargs: Any) -> ResNet:
+    """A torchvision ResNet by name; ``kwargs`` override attributes (``width``, ``stem``, ``mean`` ...)."""
+    stage_sizes, bottleneck, width_per_group = _CONFIGS[arch]
+    options: dict[str, Any] = {"stage_sizes": stage_sizes, "bottleneck": bottleneck}
+    options["width_per_group"] = width_per_group
+    options.update(kwargs)
+    return ResNet(num_classes=num_classes, dtype=dtype, **options)
+
+
+def resnet50_back_end(num_classes: int = 1000, dtype: Any = jnp.float32) -> ResNet:
+    """ResNet-50 without its stem (VOneResNet-50's back end): (b, h, w, 64) features -> logits.
+
+    Variables are named ``layer1_0`` ... ``layer4_2``, ``fc``, as torchvision's ``layer1.0`` ... ``fc``.
+    """
+    return build_resnet("resnet50", num_classes=num_classes, dtype=dtype, stem=False)
+
+
+for _arch in _CONFIGS:
+    register_architecture(_arch)(functools.partial(build_resnet, _arch))
+del _arch
