@@ -1,0 +1,158 @@
+"""The common dataset interface, in-memory array datasets and ``.npz`` files.
+
+A dataset is anything with ``len``, ``__getitem__(i) -> (source, label)`` and a ``description``, where
+``source`` is an (h, w, c) uint8 (or float32 in [0, 1]) array, a file path, or encoded image bytes
+(``ImageSource``); the streaming pipeline decodes paths and bytes on the host. ``first_n`` selects the
+first n points in dataset order, as RobustBench does for its evaluation sets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from os import PathLike
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+ImageSource = np.ndarray | Path | bytes
+
+
+@runtime_checkable
+class Dataset(Protocol):
+    """What loaders return and ``streaming.stream_batches`` consumes."""
+
+    @property
+    def description(self) -> str: ...
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> tuple[ImageSource, int]: ...
+
+
+def check_labels(labels: np.ndarray, num_classes: int | None, *, what: str = "labels") -> np.ndarray:
+    """Returns labels as int32 after checking they are integers in [0, num_classes).
+
+    Raises:
+      ValueError: naming the offending values when they do not fit the model's ``num_classes``.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"{what} must be one-dimensional, got shape {labels.shape}")
+    if labels.size and not np.issubdtype(labels.dtype, np.integer):
+        if not np.issubdtype(labels.dtype, np.floating) or not np.all(labels == np.round(labels)):
+            raise ValueError(f"{what} must be integers, got dtype {labels.dtype}")
+    labels = labels.astype(np.int64)
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"{what} must be non-negative; found {int(labels.min())}")
+    if num_classes is not None and labels.size and labels.max() >= num_classes:
+        bad = np.unique(labels[labels >= num_classes])
+        raise ValueError(
+            f"{what} do not fit a model with {num_classes} classes: found label(s) {bad[:10].tolist()} "
+            f">= {num_classes}; the class-index mapping does not match the model"
+        )
+    return labels.astype(np.int32)
+
+
+def check_images(x: np.ndarray, *, what: str = "x") -> np.ndarray:
+    """Checks (n, h, w, c) uint8, or float in [0, 1]; float64 becomes float32."""
+    x = np.asarray(x)
+    if x.ndim != 4 or x.shape[-1] not in (1, 3):
+        raise ValueError(f"{what} must be NHWC with 1 or 3 channels, got shape {x.shape}")
+    if x.dtype == np.uint8:
+        return x
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"{what} must be uint8 or float in [0, 1], got dtype {x.dtype}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{what} contains NaN or inf")
+    if x.size and (x.min() < 0.0 or x.max() > 1.0):
+        raise ValueError(f"{what} must lie in [0, 1], found [{float(x.min())}, {float(x.max())}]")
+    return x.astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ArrayDataset:
+    """Images held in memory: ``x`` (n, h, w, c) uint8 or float32 in [0, 1], ``y`` (n,) int32."""
+
+    x: np.ndarray
+    y: np.ndarray
+    description: str = "arrays"
+    classes: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        x = check_images(self.x)
+        num_classes = len(self.classes) if self.classes is not None else None
+        y = check_labels(self.y, num_classes)
+        if len(x) != len(y):
+            raise ValueError(f"x has {len(x)} images but y has {len(y)} labels")
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        return self.x[index], int(self.y[index])
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Subset:
+    """The points ``indices`` of ``base``, in that order."""
+
+    base: Dataset
+    indices: tuple[int, ...]
+    description: str
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> tuple[ImageSource, int]:
+        return self.base[self.indices[index]]
+
+
+def first_n(dataset: Dataset, n: int | None) -> Dataset:
+    """The first ``n`` points in dataset order (RobustBench: ``x_test[:n_examples]``); None keeps all."""
+    if n is None:
+        return dataset
+    if n < 0 or n > len(dataset):
+        raise ValueError(f"asked for the first {n} points of {dataset.description}, which has {len(dataset)}")
+    return Subset(dataset, tuple(range(n)), f"first {n} of {dataset.description}")
+
+
+def check_fits_model(dataset: Dataset, num_classes: int) -> None:
+    """Refuses a dataset whose class mapping or labels do not fit a model with ``num_classes`` outputs."""
+    classes = getattr(dataset, "classes", None)
+    if classes is not None and len(classes) != num_classes:
+        raise ValueError(
+            f"{dataset.description} has a class mapping of {len(classes)} classes "
+            f"but the model has {num_classes} outputs"
+        )
+    check_labels(labels_of(dataset), num_classes, what=f"labels of {dataset.description}")
+
+
+def labels_of(dataset: Dataset) -> np.ndarray:
+    """All labels, (n,) int32 (reads every item; cheap for path and array datasets)."""
+    return np.array([dataset[i][1] for i in range(len(dataset))], dtype=np.int32)
+
+
+def load_npz(
+    path: str | PathLike, *, num_classes: int | None = None, classes: Sequence[str] | None = None
+) -> ArrayDataset:
+    """Reads ``x`` (NHWC uint8, or float in [0, 1]) and ``y`` (int) from an ``.npz`` file, validated.
+
+    Object arrays are refused (``allow_pickle=False``). ``num_classes`` checks the labels fit a model.
+    """
+    with np.load(path, allow_pickle=False) as archive:
+        missing = {"x", "y"} - set(archive.files)
+        if missing:
+            raise ValueError(f"{path}: missing array(s) {sorted(missing)}; found {archive.files}")
+        x, y = archive["x"], archive["y"]
+    try:
+        y = check_labels(y, num_classes)
+        dataset = ArrayDataset(
+            x, y, description=f"npz {Path(path).name}", classes=tuple(classes) if classes else None
+        )
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+    return dataset
