@@ -39,8 +39,10 @@ import numpy as np
 from alignjax.attacks import checks
 from alignjax.attacks.base import run_attack
 from alignjax.attacks.validation import InputError, validate_images, validate_labels, validate_logits
+from alignjax.models.stochastic import call_model
 from alignjax.types import Key, LogitsFn, Params
 
+_CLEAN_STREAM, _VERIFY_STREAM = 0x434C4E, 0x564552  # fold_in tags for stochastic models' keys
 NOT_BROKEN = ""
 CLEAN_ERROR = "clean"
 
@@ -118,7 +120,8 @@ def compiled_attack(cfg: object, logits_fn: LogitsFn) -> Callable[..., Any]:
 
     def attack_and_verify(params, x, y, active, key, point_ids):
         result = run_attack(cfg, logits_fn, params, x, y, active, key=key, point_ids=point_ids)
-        pred = jnp.argmax(logits_fn(params, result.x_adv), axis=-1).astype(jnp.int32)
+        verify_key = jax.random.fold_in(key, _VERIFY_STREAM)
+        pred = jnp.argmax(call_model(logits_fn, params, result.x_adv, verify_key), axis=-1).astype(jnp.int32)
         broken = active & (pred != y)
         return result.x_adv, pred, broken, result.n_queries
 
@@ -127,7 +130,7 @@ def compiled_attack(cfg: object, logits_fn: LogitsFn) -> Callable[..., Any]:
 
 @functools.lru_cache(maxsize=16)
 def compiled_logits(logits_fn: LogitsFn) -> Callable[..., Any]:
-    return jax.jit(logits_fn)
+    return jax.jit(lambda params, x, key: call_model(logits_fn, params, x, key))
 
 
 def padded_batches(indices: np.ndarray, batch_size: int):
@@ -141,12 +144,13 @@ def padded_batches(indices: np.ndarray, batch_size: int):
         yield idx, valid
 
 
-def clean_predictions(logits_fn: LogitsFn, params: Params, x: np.ndarray, batch_size: int) -> np.ndarray:
-    """(n, num_classes) clean logits, computed in fixed-shape padded batches."""
+def clean_predictions(logits_fn: LogitsFn, params: Params, x: np.ndarray, batch_size: int,
+                      key: Key) -> np.ndarray:
+    """(n, num_classes) clean logits, computed in fixed-shape padded batches (``key`` for stochastic models)."""
     fn = compiled_logits(logits_fn)
     out = []
-    for idx, valid in padded_batches(np.arange(len(x)), batch_size):
-        logits = jax.device_get(fn(params, jax.device_put(x[idx])))
+    for b, (idx, valid) in enumerate(padded_batches(np.arange(len(x)), batch_size)):
+        logits = jax.device_get(fn(params, jax.device_put(x[idx]), jax.random.fold_in(key, b)))
         out.append(np.asarray(logits)[valid])
     return np.concatenate(out)
 
@@ -258,7 +262,7 @@ def run_autoattack(
     n = len(x)
     batch_size = min(batch_size, n)
     params = jax.device_put(params)
-    logits = clean_predictions(logits_fn, params, x, batch_size)
+    logits = clean_predictions(logits_fn, params, x, batch_size, jax.random.fold_in(key, _CLEAN_STREAM))
     num_classes = validate_logits(logits, n)
     y = validate_labels(y, n, num_classes)
     pred = logits.argmax(1).astype(np.int32)
@@ -267,8 +271,8 @@ def run_autoattack(
     if run_checks:
         first = slice(0, batch_size)
         xb, yb = jax.device_put(x[first]), jax.device_put(y[first])
-        if not any(getattr(a, "eot_iter", 1) > 1 for a in attacks):
-            warnings += checks.check_randomized(logits_fn, params, xb, yb)
+        if not any(getattr(a, "eot_iter", 1) > 1 for a in attacks):  # as the reference: not for 'rand'
+            warnings += checks.check_randomized(logits_fn, params, xb, yb, key=key)
         warnings += checks.check_range_output(logits[first])
         warnings += checks.check_n_classes(num_classes, attacks)
         if num_classes >= 3 and any(_attack_name(a) in ("apgd-dlr", "apgd-t") for a in attacks):

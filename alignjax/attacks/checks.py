@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from alignjax.attacks.losses import dlr_loss
+from alignjax.models.stochastic import call_model
 
 RANDOMIZED = (
     "it seems to be a randomized defense: correct predictions or normalised logits differ between "
@@ -29,9 +30,10 @@ PROBABILITIES = (
 )
 
 
-def check_randomized(logits_fn, params, x, y, *, n: int = 5, alpha: float = 1e-4) -> list[str]:
+def check_randomized(logits_fn, params, x, y, *, key, n: int = 5, alpha: float = 1e-4) -> list[str]:
     """Warns if repeated forward passes on the same batch disagree (reference: 5 passes, alpha 1e-4)."""
-    outs = [np.asarray(jax.device_get(logits_fn(params, x))) for _ in range(n)]
+    outs = [np.asarray(jax.device_get(call_model(logits_fn, params, x, jax.random.fold_in(key, i))))
+            for i in range(n)]
     correct = [int((o.argmax(1) == np.asarray(y)).sum()) for o in outs]
     normed = [o / (np.linalg.norm(o, axis=1, keepdims=True) + 1e-12) for o in outs]
     max_diff = max(float(np.abs(a - b).max()) for a in normed for b in normed)
@@ -70,6 +72,8 @@ def check_n_classes(n_classes: int, attacks: Sequence[object]) -> list[str]:
 
 def check_zero_gradients(logits_fn, params, x, y) -> list[str]:
     """Warns if some points have an all-zero DLR gradient at the clean input (reference: APGD start)."""
+    if getattr(logits_fn, "stochastic", False):
+        return []  # one noisy gradient says nothing about masking
     if np.asarray(jax.device_get(logits_fn(params, x))).shape[-1] < 3:
         return []
     grad = jax.grad(lambda v: jnp.sum(dlr_loss(logits_fn(params, v), y)))(x)
