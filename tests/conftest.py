@@ -19,6 +19,13 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_default_matmul_precision", "highest")
 
+try:  # torch is the test-only reference; with several threads it crawls on a busy 2-core machine
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:  # pragma: no cover - the test extra installs it
+    pass
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
