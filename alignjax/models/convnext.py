@@ -24,6 +24,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from alignjax.models.layers import Conv
 from alignjax.models.registry import register_architecture
 from alignjax.models.vit import IMAGENET_MEAN, IMAGENET_STD, LayerNorm, Mlp
 
@@ -35,7 +36,7 @@ class ConvNeXtBlock(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         dim = x.shape[-1]
         shortcut = x
-        x = nn.Conv(
+        x = Conv(
             dim, (7, 7), padding=((3, 3), (3, 3)), feature_group_count=dim, dtype=self.dtype, name="conv_dw"
         )(x)
         x = LayerNorm(dtype=self.dtype, name="norm")(x)
@@ -81,7 +82,7 @@ class ConvNeXt(nn.Module):
         mean = jnp.asarray(self.mean, jnp.float32).reshape(1, 1, 1, -1)
         std = jnp.asarray(self.std, jnp.float32).reshape(1, 1, 1, -1)
         x = ((x.astype(jnp.float32) - mean) / std).astype(self.dtype)
-        x = nn.Conv(self.dims[0], (4, 4), strides=(4, 4), padding="VALID", dtype=self.dtype, name="stem_0")(x)
+        x = Conv(self.dims[0], (4, 4), strides=(4, 4), padding="VALID", dtype=self.dtype, name="stem_0")(x)
         x = LayerNorm(dtype=self.dtype, name="stem_1")(x)
         for i, (depth, dim) in enumerate(zip(self.depths, self.dims, strict=True)):
             x = ConvNeXtStage(depth, dim, downsample=i > 0, dtype=self.dtype, name=f"stages_{i}")(x)
@@ -100,7 +101,7 @@ class ConvNeXtStage(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         if self.downsample:
             x = LayerNorm(dtype=self.dtype, name="downsample_0")(x)
-            x = nn.Conv(
+            x = Conv(
                 self.dim, (2, 2), strides=(2, 2), padding="VALID", dtype=self.dtype, name="downsample_1"
             )(x)
         for j in range(self.depth):

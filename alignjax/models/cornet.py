@@ -27,6 +27,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from alignjax.models.fast_conv import fast_conv_general_dilated
 from alignjax.models.registry import register_architecture
 from alignjax.models.resnet import IMAGENET_MEAN, IMAGENET_STD, batch_norm, conv, normalize
 
@@ -100,7 +101,7 @@ class SharedStrideConv(nn.Module):
             "kernel", nn.initializers.lecun_normal(), (k, k, x.shape[-1], self.features), jnp.float32
         )
         pad = k // 2
-        return jax.lax.conv_general_dilated(
+        return fast_conv_general_dilated(
             x.astype(self.dtype),
             kernel.astype(self.dtype),
             window_strides=(stride, stride),

@@ -20,6 +20,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
+from alignjax.models.layers import Conv
 from alignjax.models.registry import register_architecture
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -58,7 +59,7 @@ def batch_norm(
 
 def conv(features: int, kernel: int, stride: int, padding: int, dtype: Any, name: str, bias: bool = False):
     """``torch.nn.Conv2d`` with symmetric explicit padding, as a Flax ``Conv``."""
-    return nn.Conv(
+    return Conv(
         features,
         (kernel, kernel),
         strides=(stride, stride),

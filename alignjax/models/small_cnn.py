@@ -12,6 +12,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
+from alignjax.models.layers import Conv
 from alignjax.models.registry import register_architecture
 
 
@@ -24,8 +25,8 @@ class SmallCNN(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         x = x.astype(self.dtype)
-        x = nn.relu(nn.Conv(self.widths[0], (3, 3), padding="SAME", dtype=self.dtype, name="conv1")(x))
-        x = nn.relu(nn.Conv(self.widths[1], (3, 3), padding="SAME", dtype=self.dtype, name="conv2")(x))
+        x = nn.relu(Conv(self.widths[0], (3, 3), padding="SAME", dtype=self.dtype, name="conv1")(x))
+        x = nn.relu(Conv(self.widths[1], (3, 3), padding="SAME", dtype=self.dtype, name="conv2")(x))
         x = nn.max_pool(x, (2, 2), strides=(2, 2))
         x = x.reshape(x.shape[0], -1)
         x = nn.relu(nn.Dense(self.hidden, dtype=self.dtype, name="fc1")(x))

@@ -25,6 +25,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from alignjax.models.layers import Conv
 from alignjax.models.registry import register_architecture
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -121,7 +122,7 @@ class PatchEmbed(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         p = self.patch_size
-        x = nn.Conv(self.embed_dim, (p, p), strides=(p, p), padding="VALID", dtype=self.dtype, name="proj")(x)
+        x = Conv(self.embed_dim, (p, p), strides=(p, p), padding="VALID", dtype=self.dtype, name="proj")(x)
         return x.reshape(x.shape[0], -1, self.embed_dim)  # row-major over (h, w), as torch flatten(2)
 
 

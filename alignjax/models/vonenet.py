@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from alignjax.models.fast_conv import fast_conv_general_dilated
 from alignjax.models.registry import register_architecture
 from alignjax.models.resnet import ResNet, conv, normalize
 
@@ -147,7 +148,7 @@ class GFB(nn.Module):
         kernel = self.param("kernel", init, (self.ksize, self.ksize, x.shape[-1], self.features))
         kernel = jax.lax.stop_gradient(kernel)  # torch: nn.Parameter(..., requires_grad=False)
         pad = self.ksize // 2
-        return jax.lax.conv_general_dilated(
+        return fast_conv_general_dilated(
             x.astype(self.dtype),
             kernel.astype(self.dtype),
             (self.stride, self.stride),

@@ -27,6 +27,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from alignjax.models.cifar_resnet import avg_pool
+from alignjax.models.layers import Conv
 from alignjax.models.registry import register_architecture
 from alignjax.models.resnet import batch_norm, conv, normalize
 
@@ -142,7 +143,7 @@ class DMBlock(nn.Module):
         if self.stride not in (1, 2):
             raise ValueError(f"unsupported stride {self.stride}")
         pad = ((1, 1), (1, 1)) if self.stride == 1 else ((0, 1), (0, 1))
-        out = nn.Conv(
+        out = Conv(
             self.out_planes,
             (3, 3),
             strides=(self.stride, self.stride),
