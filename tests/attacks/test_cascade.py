@@ -19,6 +19,7 @@ from alignjax.attacks.autoattack import compiled_attack, run_autoattack
 from alignjax.attacks.base import AttackResult, keep_where, per_point_keys, run_attack
 from alignjax.attacks.report import prepare_output_dir, write_results
 from alignjax.attacks.validation import InputError
+from alignjax.models.stochastic import call_model
 
 N, D, K = 37, 4, 3
 
@@ -44,7 +45,7 @@ def _noise(cfg: NoiseConfig, logits_fn, params, x, y, active, *, key, point_ids)
     keys = per_point_keys(key, point_ids)
     noise = jax.vmap(lambda k: jax.random.uniform(k, x.shape[1:], minval=-cfg.amplitude, maxval=cfg.amplitude))(keys)
     x_new = jnp.clip(x + noise, 0.0, 1.0)
-    is_adv = active & (jnp.argmax(logits_fn(params, x_new), -1) != y)
+    is_adv = active & (jnp.argmax(call_model(logits_fn, params, x_new, key), -1) != y)
     return AttackResult(keep_where(is_adv, x_new, x), is_adv, jnp.zeros(x.shape[0], jnp.int32))
 
 
@@ -208,3 +209,27 @@ def test_results_are_written_and_an_existing_result_is_refused(problem, tmp_path
         prepare_output_dir(out, overwrite=False)
     prepare_output_dir(out, overwrite=True)
     assert not (out / "summary.json").exists()
+
+
+class NoisyLinear:
+    """A randomised defence: Gaussian noise on the input, drawn from the key of each forward pass."""
+
+    stochastic = True
+
+    def __call__(self, params, x, key):
+        noisy = x + 0.05 * jax.random.normal(key, x.shape)
+        return noisy.reshape(x.shape[0], -1) @ params["w"]
+
+
+def test_rand_version_runs_on_a_stochastic_model_and_checks_flag_it(problem):
+    from alignjax.attacks import presets
+
+    params, x, y = problem
+    model = NoisyLinear()
+    rand = run_autoattack(model, params, x, y, attacks=presets.rand("Linf", 0.2), key=jax.random.key(0),
+                          batch_size=16)
+    assert [a.name for a in rand.attacks] == ["apgd-ce", "apgd-dlr"]
+    assert not any("randomized" in w for w in rand.warnings)  # the reference skips the check for 'rand'
+    assert rand.robust_accuracy <= rand.clean_accuracy
+    plain = run_autoattack(model, params, x, y, attacks=(NoiseConfig(amplitude=0.0),), key=jax.random.key(0))
+    assert any("randomized defense" in w for w in plain.warnings)
