@@ -1,0 +1,367 @@
+"""FAB and FAB-T: the fast adaptive boundary attack (Linf, L2, L1).
+
+Croce & Hein 2020, "Minimally distorted adversarial examples with a fast adaptive boundary attack"
+(ICML). Each iteration linearises the logit differences at the current iterate ``x1``, picks the
+closest linearised decision hyperplane (distance ``|f_j| / ||grad f_j||_dual``), projects both ``x1``
+and the clean point ``x0`` onto it intersected with the [0, 1] box (``fab_projections.py``), and moves
+to an extrapolated (``eta``) convex combination of the two projections, biased toward ``x0`` by
+``alpha <= alpha_max``. Every misclassified iterate is recorded if its norm strictly improves on the
+best so far, and then pulled back toward ``x0`` by ``beta``. ``eps`` is used only for the random-start
+radius and for the final acceptance test ``||adv - x||_p <= eps``.
+
+Reference: ``fra31/auto-attack@a392200:autoattack/fab_base.py`` (``attack_single_run``, ``perturb``),
+``fab_pt.py`` (the gradients) and ``fab_projections.py``. Followed step by step: the linearisation
+(untargeted: all ``z_j - z_y`` with ``df_y = 1e10``; targeted: the single ``z_t - z_y`` with ``t`` the
+clean logits' rank-``target_class`` class), ``+1e-12`` in the dual norm, the batched projection of
+``[x1; x0]``, ``alpha = clip(a1 / (a1 + a2), 0, alpha_max)`` with ``1e-8`` floors, the clip to the box,
+one forward pass for ``is_adv``, the strict ``<`` update, the backward step for *all* adversarial
+iterates, random starts of radius ``min(res2, eps) / 2`` for restart index > 0 (``res2 = 1e10`` at that
+point, so the radius is ``eps / 2``), restarts and targets on the points not yet broken, and acceptance
+only when misclassified and within ``eps`` (rejected if ``> eps``).
+
+Deliberate deviations:
+- Masks replace the reference's shrinking sub-batches (rows are independent, so results are the same);
+  a whole (target, restart) pass is skipped with ``lax.cond`` once no row is left to attack.
+- Random starts come from ``per_point_keys`` folded with the target index and the restart index, so a
+  point's result does not depend on its batch; torch's RNG stream is not reproduced (FAB-T with one
+  restart, as in AutoAttack ``standard``, uses no randomness at all).
+- The clean logits used to choose targets are computed once per call instead of once per target pass
+  (the same numbers: the clean points do not change).
+- Asking for more targets than the model has classes minus one raises ``ValueError`` at trace time
+  (the reference only warns in ``check_n_classes`` and then fails on indexing).
+- Targets come from a stable ``argsort`` (``torch.sort`` is not guaranteed stable): only exactly tied
+  clean logits can pick a different target.
+- Stochastic models (``logits_fn.stochastic``) are refused with ``ValueError``; the reference would
+  silently attack one random draw per forward pass.
+- An active row that is already misclassified comes back as ``x`` with ``is_adv`` True (the reference
+  leaves it out of ``acc`` and returns ``x``; the cascade's re-verification agrees).
+
+Untargeted FAB needs the full Jacobian: one VJP per class (``vmap`` over one-hot cotangents), i.e. about
+``k`` backward passes and a (b, k, d) array per iteration, as the reference's ``g2``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jaxtyping import Array, Bool, Float, Int
+
+from alignjax.attacks.base import AttackResult, flat_norm, per_point_keys, run_attack
+from alignjax.attacks.fab_projections import project_onto_hyperplane_box
+from alignjax.types import NORMS, Images, Key, Labels, LogitsFn, Mask, Params, PointIds
+
+_NO_ADV_NORM = 1e10  # res2's initial value: "no adversarial iterate found yet"
+_DF_OWN_CLASS = 1e10  # untargeted: the true class's own difference, so it is never the closest
+
+
+@dataclasses.dataclass(frozen=True)
+class FABConfig:
+    """FAB (untargeted) or FAB-T (targeted), with the reference's defaults.
+
+    Attributes:
+      norm: 'Linf', 'L2' or 'L1'.
+      eps: threat-model radius: random-start radius and acceptance threshold.
+      n_iter: iterations per run.
+      n_restarts: runs per target (untargeted: runs); restart index > 0 starts at random.
+      targeted: FAB-T (one hyperplane per target class) instead of FAB (closest of all classes).
+      n_target_classes: targets tried by FAB-T, the clean logits' ranks 2 .. n_target_classes + 1.
+      alpha_max: cap on the weight of the step taken from the clean point.
+      eta: extrapolation (overshoot) factor of the projection steps.
+      beta: backward step toward the clean point after an adversarial iterate.
+    """
+
+    norm: str
+    eps: float
+    n_iter: int = 100
+    n_restarts: int = 5
+    targeted: bool = False
+    n_target_classes: int = 9
+    alpha_max: float = 0.1
+    eta: float = 1.05
+    beta: float = 0.9
+
+    def __post_init__(self):
+        if self.norm not in NORMS:
+            raise ValueError(f"FABConfig.norm must be one of {NORMS}, got {self.norm!r}")
+        _check_number("eps", self.eps, positive=True)
+        for name in ("n_iter", "n_restarts", "n_target_classes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"FABConfig.{name} must be an int, got {value!r}")
+            if value < 1:
+                raise ValueError(f"FABConfig.{name} must be >= 1, got {value!r}")
+        if not isinstance(self.targeted, bool):
+            raise TypeError(f"FABConfig.targeted must be a bool, got {self.targeted!r}")
+        _check_number("alpha_max", self.alpha_max)
+        if not 0.0 <= self.alpha_max <= 1.0:
+            raise ValueError(f"FABConfig.alpha_max must lie in [0, 1], got {self.alpha_max!r}")
+        _check_number("eta", self.eta, positive=True)
+        _check_number("beta", self.beta, positive=True)
+        if self.beta > 1.0:
+            raise ValueError(f"FABConfig.beta must lie in (0, 1], got {self.beta!r}")
+
+    @property
+    def name(self) -> str:
+        return "fab-t" if self.targeted else "fab"
+
+
+def _check_number(name: str, value: object, positive: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"FABConfig.{name} must be a Python number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"FABConfig.{name} must be finite, got {value!r}")
+    if positive and value <= 0:
+        raise ValueError(f"FABConfig.{name} must be > 0, got {value!r}")
+
+
+class FABState(NamedTuple):
+    """One FAB run's carry, images flattened to (b, d).
+
+    Attributes:
+      x1: the current iterate.
+      x_best: the smallest-norm adversarial iterate so far (the clean point until one is found).
+      norm_best: its norm, ``1e10`` until one is found (the reference's ``res2``).
+    """
+
+    x1: Float[Array, "b d"]
+    x_best: Float[Array, "b d"]
+    norm_best: Float[Array, " b"]
+
+
+def _logit_differences(
+    cfg: FABConfig, logits_fn: LogitsFn, params: Params, x1: Images, y: Labels, target: Labels
+) -> tuple[Float[Array, "b k"], Float[Array, "b k d"]]:
+    """Values ``df`` and input gradients ``dg`` of the linearised logit differences at ``x1``."""
+    batch = x1.shape[0]
+    rows = jnp.arange(batch)
+    if cfg.targeted:
+
+        def summed_margin(images):
+            logits = logits_fn(params, images)
+            margin = -(logits[rows, y] - logits[rows, target])
+            return jnp.sum(margin), margin
+
+        grad, margin = jax.grad(summed_margin, has_aux=True)(x1)
+        return margin[:, None], grad.reshape(batch, 1, -1)
+
+    logits, pullback = jax.vjp(lambda images: logits_fn(params, images), x1)
+    n_classes = logits.shape[1]
+    one_hots = jnp.broadcast_to(
+        jnp.eye(n_classes, dtype=logits.dtype)[:, None, :], (n_classes, batch, n_classes)
+    )
+    (grads,) = jax.vmap(pullback)(one_hots)  # (k, b, h, w, c): the full Jacobian, one class a row
+    grads = jnp.swapaxes(grads.reshape(n_classes, batch, -1), 0, 1)
+    own = jax.nn.one_hot(y, n_classes, dtype=jnp.bool_)
+    df = logits - logits[rows, y][:, None]
+    dg = grads - grads[rows, y][:, None, :]
+    return jnp.where(own, _DF_OWN_CLASS, df), dg
+
+
+def _dual_norm(dg: Float[Array, "b k d"], norm: str) -> Float[Array, "b k"]:
+    if norm == "Linf":
+        return jnp.sum(jnp.abs(dg), axis=-1)
+    if norm == "L2":
+        return jnp.sqrt(jnp.sum(dg**2, axis=-1))
+    return jnp.max(jnp.abs(dg), axis=-1)
+
+
+def fab_step(
+    cfg: FABConfig,
+    logits_fn: LogitsFn,
+    params: Params,
+    state: FABState,
+    x0: Float[Array, "b d"],
+    y: Labels,
+    target: Labels,
+    image_shape: tuple[int, ...],
+) -> FABState:
+    """One FAB iteration for every row (the body of the reference's ``while counter_iter < n_iter``).
+
+    Args:
+      cfg: the attack config (norm, alpha_max, eta, beta, targeted).
+      logits_fn: pure ``(params, images) -> logits``.
+      params: model parameters.
+      state: the carry before the iteration.
+      x0: (b, d) flat clean points.
+      y: (b,) true labels.
+      target: (b,) FAB-T target classes (ignored when untargeted).
+      image_shape: (h, w, c) of one image.
+
+    Returns:
+      The carry after the iteration.
+    """
+    batch = x0.shape[0]
+    rows = jnp.arange(batch)
+    x1 = state.x1
+    df, dg = _logit_differences(cfg, logits_fn, params, x1.reshape(batch, *image_shape), y, target)
+    distance = jnp.abs(df) / (1e-12 + _dual_norm(dg, cfg.norm))
+    closest = jnp.argmin(distance, axis=1)
+    w = dg[rows, closest]
+    b = -df[rows, closest] + jnp.sum(w * x1, axis=-1)
+
+    deltas = project_onto_hyperplane_box(
+        jnp.concatenate([x1, x0]), jnp.concatenate([w, w]), jnp.concatenate([b, b]), cfg.norm
+    )
+    lengths = jnp.maximum(flat_norm(deltas, cfg.norm), 1e-8)[:, None]
+    delta1, delta0 = deltas[:batch], deltas[batch:]
+    length1, length0 = lengths[:batch], lengths[batch:]
+    alpha = jnp.minimum(jnp.maximum(length1 / (length1 + length0), 0.0), cfg.alpha_max)
+    x1 = jnp.clip((x1 + cfg.eta * delta1) * (1 - alpha) + (x0 + delta0 * cfg.eta) * alpha, 0.0, 1.0)
+
+    predicted = jnp.argmax(logits_fn(params, x1.reshape(batch, *image_shape)), axis=-1)
+    is_adv = predicted != y
+    norm = flat_norm(x1 - x0, cfg.norm)
+    improved = is_adv & (norm < state.norm_best)
+    return FABState(
+        x1=jnp.where(is_adv[:, None], x0 + (x1 - x0) * cfg.beta, x1),
+        x_best=jnp.where(improved[:, None], x1, state.x_best),
+        norm_best=jnp.where(improved, norm, state.norm_best),
+    )
+
+
+def random_start(cfg: FABConfig, x0: Float[Array, "b d"], keys: Key) -> Float[Array, "b d"]:
+    """The reference's random start: radius ``min(res2, eps) / 2`` with ``res2 = 1e10``, then clip."""
+    radius = min(_NO_ADV_NORM, cfg.eps)
+    if cfg.norm == "Linf":
+        noise = jax.vmap(lambda k: 2 * jax.random.uniform(k, x0.shape[1:], x0.dtype) - 1)(keys)
+        scale = jnp.max(jnp.abs(noise), axis=1, keepdims=True)
+        start = x0 + radius * noise / scale * 0.5
+    else:
+        noise = jax.vmap(lambda k: jax.random.normal(k, x0.shape[1:], x0.dtype))(keys)
+        scale = flat_norm(noise, cfg.norm)[:, None]
+        start = x0 + radius * noise / scale * 0.5
+    return jnp.clip(start, 0.0, 1.0)
+
+
+def fab_single_run(
+    cfg: FABConfig,
+    logits_fn: LogitsFn,
+    params: Params,
+    x: Images,
+    y: Labels,
+    target: Labels,
+    x_start: Images,
+) -> tuple[Images, Bool[Array, " b"]]:
+    """``n_iter`` FAB iterations from ``x_start`` (the reference's ``attack_single_run`` loop).
+
+    Args:
+      cfg: the attack config.
+      logits_fn: pure ``(params, images) -> logits``.
+      params: model parameters.
+      x: (b, h, w, c) clean points.
+      y: (b,) true labels.
+      target: (b,) target classes (FAB-T), ignored when untargeted.
+      x_start: (b, h, w, c) first iterate (``x`` itself, or a random start).
+
+    Returns:
+      ``(x_adv, found)``: the smallest-norm adversarial iterate per row (``x`` where none was found)
+      and whether one was found. Rows are not checked against ``eps`` here.
+    """
+    batch, image_shape = x.shape[0], x.shape[1:]
+    x0 = x.reshape(batch, -1).astype(jnp.float32)
+    initial = FABState(
+        x1=x_start.reshape(batch, -1).astype(jnp.float32),
+        x_best=x0,
+        norm_best=jnp.full((batch,), _NO_ADV_NORM, jnp.float32),
+    )
+    final = lax.fori_loop(
+        0,
+        cfg.n_iter,
+        lambda _, state: fab_step(cfg, logits_fn, params, state, x0, y, target, image_shape),
+        initial,
+    )
+    found = final.norm_best < _NO_ADV_NORM
+    x_adv = jnp.where(found[:, None], final.x_best, x0)
+    return x_adv.reshape(x.shape), found
+
+
+class _PassCarry(NamedTuple):
+    x_adv: Images
+    robust: Mask
+
+
+@run_attack.register
+def run_fab(
+    cfg: FABConfig,
+    logits_fn: LogitsFn,
+    params: Params,
+    x: Images,
+    y: Labels,
+    active: Mask,
+    *,
+    key: Key,
+    point_ids: PointIds,
+) -> AttackResult:
+    """FAB / FAB-T on one batch (the reference's ``FABAttack.perturb``); jittable with ``cfg`` static.
+
+    Passes run over (target, restart) in the reference's order, each on the rows that are active,
+    clean-correct and not yet broken. A pass's result is accepted where the prediction differs from
+    ``y`` and the ``cfg.norm`` distance to ``x`` is at most ``cfg.eps``.
+
+    Args:
+      cfg: the attack config.
+      logits_fn: pure ``(params, images) -> logits``.
+      params: model parameters.
+      x: (b, h, w, c) clean images in [0, 1].
+      y: (b,) labels.
+      active: (b,) rows to attack; the others come back as ``x`` with ``is_adv`` False.
+      key: the attack-level key.
+      point_ids: (b,) global indices of the rows (per-point randomness).
+
+    Returns:
+      AttackResult; ``x_adv`` is ``x`` on rows not broken.
+    """
+    if getattr(logits_fn, "stochastic", False):
+        raise ValueError(
+            "FAB needs a deterministic model; stochastic logits functions are attacked with APGD "
+            "(AutoAttack's 'rand' version runs APGD-CE and APGD-DLR only)"
+        )
+    x = x.astype(jnp.float32)
+    clean_logits = logits_fn(params, x)
+    n_classes = clean_logits.shape[-1]
+    if cfg.targeted and cfg.n_target_classes + 1 > n_classes:
+        raise ValueError(
+            f"FAB-T with n_target_classes={cfg.n_target_classes} needs at least "
+            f"{cfg.n_target_classes + 1} classes; the model has {n_classes}"
+        )
+    n_targets = cfg.n_target_classes if cfg.targeted else 1
+    ranked = jnp.argsort(clean_logits, axis=-1)  # ascending, as torch.sort(...)[1]
+    point_keys = per_point_keys(key, point_ids)
+    robust = active & (jnp.argmax(clean_logits, axis=-1) == y)
+
+    def one_pass(pass_index: Int[Array, ""], carry: _PassCarry) -> _PassCarry:
+        target_index = pass_index // cfg.n_restarts
+        restart = pass_index % cfg.n_restarts
+        target = ranked[:, n_classes - 2 - target_index]  # target_class = 2 + target_index
+
+        def attack(carry: _PassCarry) -> _PassCarry:
+            keys = jax.vmap(lambda k: jax.random.fold_in(jax.random.fold_in(k, target_index), restart))(
+                point_keys
+            )
+            x_flat = x.reshape(x.shape[0], -1)
+            if cfg.n_restarts > 1:  # static: with one restart (FAB-T in AutoAttack) no start is random
+                x_flat = jnp.where(restart > 0, random_start(cfg, x_flat, keys), x_flat)
+            start = x_flat.reshape(x.shape)
+            candidate, _ = fab_single_run(cfg, logits_fn, params, x, y, target, start)
+            still_correct = jnp.argmax(logits_fn(params, candidate), axis=-1) == y
+            too_far = flat_norm(x - candidate, cfg.norm) > cfg.eps
+            broken = carry.robust & ~(still_correct | too_far)
+            shape = (-1,) + (1,) * (x.ndim - 1)
+            return _PassCarry(
+                x_adv=jnp.where(broken.reshape(shape), candidate, carry.x_adv),
+                robust=carry.robust & ~broken,
+            )
+
+        return lax.cond(jnp.any(carry.robust), attack, lambda c: c, carry)
+
+    final = lax.fori_loop(0, n_targets * cfg.n_restarts, one_pass, _PassCarry(x_adv=x, robust=robust))
+    return AttackResult(
+        x_adv=final.x_adv,
+        is_adv=active & ~final.robust,
+        n_queries=jnp.zeros(x.shape[:1], jnp.int32),
+    )
