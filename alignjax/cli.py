@@ -144,7 +144,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
     from alignjax.attacks import presets
     from alignjax.attacks.autoattack import run_autoattack
     from alignjax.attacks.report import prepare_output_dir, write_results
-    from alignjax.attacks.validation import validate_images
+    from alignjax.attacks.validation import validate_images, validate_labels
 
     embedded = args.model is None and args.arch is None
     if args.weights is not None and args.arch is None:
@@ -184,6 +184,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
         raise InputError("give --eps (e.g. 8/255 for CIFAR Linf, 0.5 for CIFAR L2, 4/255 for ImageNet Linf)")
     names = [n.strip() for n in args.attacks.split(",") if n.strip()] if args.attacks else []
     n_classes = int(np.asarray(jax.device_get(logits_fn(variables, x[:1]))).shape[-1])
+    y = validate_labels(y, len(x), n_classes)  # before anything is written
     attacks = presets.version_attacks(args.version, args.norm, eps, names=names, n_classes=n_classes)
 
     out = prepare_output_dir(args.out or Path("alignjax-runs") / time.strftime("attack-%Y%m%d-%H%M%S", time.gmtime()),

@@ -57,7 +57,7 @@ def test_bring_your_own_model_and_data(tmp_path):
     [
         (lambda x: x * 255.0, "divide by 255"),
         (lambda x: np.where(np.arange(len(x))[:, None, None, None] == 2, np.nan, x), "NaN or inf"),
-        (lambda x: x[..., 0], "must be 4-D"),
+        (lambda x: x[..., 0], "4-D batch"),
     ],
 )
 def test_bad_data_exits_nonzero_and_writes_nothing(tmp_path, capsys, x_fn, message):

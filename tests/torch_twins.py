@@ -35,7 +35,7 @@ def digits_cnn_torch(variables: dict[str, Any]) -> DigitsCNNTorch:
         hidden=p["fc1"]["kernel"].shape[-1],
         num_classes=p["fc2"]["kernel"].shape[-1],
     )
-    t = lambda a: torch.from_numpy(np.ascontiguousarray(np.asarray(a, dtype=np.float32)))  # noqa: E731
+    t = lambda a: torch.from_numpy(np.array(a, dtype=np.float32))  # noqa: E731  (a writable copy)
     with torch.no_grad():
         for name in ("conv1", "conv2"):
             getattr(model, name).weight.copy_(t(np.transpose(p[name]["kernel"], (3, 2, 0, 1))))
@@ -47,7 +47,7 @@ def digits_cnn_torch(variables: dict[str, Any]) -> DigitsCNNTorch:
 
 
 def nhwc_to_nchw(x: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(np.transpose(np.asarray(x, np.float32), (0, 3, 1, 2))))
+    return torch.from_numpy(np.array(np.transpose(np.asarray(x, np.float32), (0, 3, 1, 2))))  # writable copy
 
 
 def nchw_to_nhwc(x: torch.Tensor) -> np.ndarray:

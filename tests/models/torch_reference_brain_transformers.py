@@ -516,7 +516,7 @@ def randomize_(model: nn.Module, seed: int = 0, scale: float = 0.5) -> nn.Module
 
 
 def state_dict_numpy(model: nn.Module) -> dict[str, np.ndarray]:
-    return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}  # no aliasing
 
 
 def count_parameters(model: nn.Module) -> int:

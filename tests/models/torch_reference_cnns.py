@@ -431,7 +431,8 @@ def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
 
 
 def numpy_state_dict(model: nn.Module) -> dict[str, np.ndarray]:
-    return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    # copies: torch mutates BatchNorm buffers in place, and JAX on CPU may alias numpy memory
+    return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
 
 
 def count_parameters(model: nn.Module) -> int:
