@@ -50,6 +50,7 @@ from jaxtyping import Array, Bool, Float
 from alignjax.attacks.base import AttackResult, keep_where, per_point_keys, run_attack
 from alignjax.attacks.losses import cross_entropy, dlr_loss, dlr_targeted_loss
 from alignjax.attacks.projections import l1_projection, project_l2, project_linf, safe_l2_norm
+from alignjax.models.stochastic import call_model as _call_model
 from alignjax.types import NORMS, Images, Key, Labels, LogitsFn, Mask, Params, PointIds
 
 LOSSES = ("ce", "dlr", "dlr-targeted")
@@ -164,14 +165,6 @@ def _check_tables(norm: str, n_iter: int, rho: float) -> tuple[np.ndarray, np.nd
 
 def _per_row(v: Array, like: Array) -> Array:
     return v.reshape(v.shape + (1,) * (like.ndim - 1))
-
-
-def _call_model(logits_fn: LogitsFn, params: Params, x: Images, model_key: Key | None) -> Array:
-    if getattr(logits_fn, "stochastic", False):
-        if model_key is None:
-            raise ValueError("a stochastic logits_fn needs a model key")
-        return logits_fn(params, x, key=model_key)
-    return logits_fn(params, x)
 
 
 def _loss_fn(loss: str) -> Callable[[Array, Labels, Labels | None], Vector]:
