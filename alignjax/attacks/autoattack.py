@@ -170,6 +170,7 @@ class _State:
         self.attack_index = 0
         self.summaries: list[dict[str, Any]] = []
         self.elapsed = 0.0
+        self.last_save = time.time()
 
     def save(self, state_dir: Path, fingerprint: str) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -182,6 +183,7 @@ class _State:
         (state_dir / "state.tmp.json").write_text(json.dumps(meta))
         os.replace(tmp, state_dir / "state.npz")
         os.replace(state_dir / "state.tmp.json", state_dir / "state.json")
+        self.last_save = time.time()
 
     @classmethod
     def load(cls, state_dir: Path, fingerprint: str) -> "_State | None":
@@ -202,6 +204,7 @@ class _State:
         state.attack_index = int(meta["attack_index"])
         state.summaries = list(meta["summaries"])
         state.elapsed = float(meta["elapsed"])
+        state.last_save = time.time()
         return state
 
 
@@ -213,6 +216,43 @@ def _fingerprint(x: np.ndarray, y: np.ndarray, attacks: Sequence[object], key: K
     h.update(np.asarray(jax.random.key_data(key)).tobytes())
     h.update(b"individual" if individual else b"cascade")
     return h.hexdigest()
+
+
+def _attack_in_batches(fn, params, x, y, todo, batch_size, attack_key, on_batch) -> None:
+    """Runs one compiled attack over the points ``todo`` in fixed-shape padded batches.
+
+    One batch stays in flight while the host consumes the previous one (explicit transfers only);
+    ``on_batch(indices, x_adv, prediction, broken, n_queries)`` gets the valid rows of each batch.
+    """
+    pending: list[tuple[np.ndarray, np.ndarray, Any]] = []
+
+    def consume(idx: np.ndarray, valid: np.ndarray, out: Any) -> None:
+        rows = [np.asarray(a)[valid] for a in jax.device_get(out)]
+        on_batch(idx[valid], *rows)
+
+    with jax.transfer_guard("disallow"):
+        for idx, valid in padded_batches(todo, batch_size):
+            out = fn(params, jax.device_put(x[idx]), jax.device_put(y[idx]), jax.device_put(valid), attack_key,
+                     jax.device_put(idx.astype(np.int32)))
+            pending.append((idx, valid, out))
+            if len(pending) > 1:
+                consume(*pending.pop(0))
+        while pending:
+            consume(*pending.pop(0))
+
+
+def _sanity_checks(logits_fn, params, x, y, logits, attacks, key, batch_size) -> list[str]:
+    """The reference's checks on the first batch (``checks.py``), as warning strings."""
+    first = slice(0, batch_size)
+    xb, yb = jax.device_put(x[first]), jax.device_put(y[first])
+    warnings: list[str] = []
+    if not any(getattr(a, "eot_iter", 1) > 1 for a in attacks):  # as the reference: not for 'rand'
+        warnings += checks.check_randomized(logits_fn, params, xb, yb, key=key)
+    warnings += checks.check_range_output(logits[first])
+    warnings += checks.check_n_classes(logits.shape[1], attacks)
+    if logits.shape[1] >= 3 and any(_attack_name(a) in ("apgd-dlr", "apgd-t") for a in attacks):
+        warnings += checks.check_zero_gradients(logits_fn, params, xb, yb)
+    return warnings
 
 
 def run_autoattack(
@@ -229,6 +269,7 @@ def run_autoattack(
     progress: Callable[[str, int, int], None] | None = None,
     log: Callable[[str], None] | None = None,
     run_checks: bool = True,
+    checkpoint_seconds: float = 30.0,
 ) -> AutoAttackResult:
     """Evaluates robust accuracy with a sequence of attack configs (the AutoAttack cascade).
 
@@ -245,6 +286,8 @@ def run_autoattack(
       progress: called as ``progress(attack_name, points_done, points_total)`` after each batch.
       log: called with the reference's log lines ('robust accuracy after APGD-CE: ...').
       run_checks: run the reference's sanity checks on the first batch.
+      checkpoint_seconds: with ``state_dir``, save progress within an attack at most this often (and
+        always after each attack).
 
     Returns:
       AutoAttackResult.
@@ -267,18 +310,9 @@ def run_autoattack(
     y = validate_labels(y, n, num_classes)
     pred = logits.argmax(1).astype(np.int32)
 
-    warnings: list[str] = []
-    if run_checks:
-        first = slice(0, batch_size)
-        xb, yb = jax.device_put(x[first]), jax.device_put(y[first])
-        if not any(getattr(a, "eot_iter", 1) > 1 for a in attacks):  # as the reference: not for 'rand'
-            warnings += checks.check_randomized(logits_fn, params, xb, yb, key=key)
-        warnings += checks.check_range_output(logits[first])
-        warnings += checks.check_n_classes(num_classes, attacks)
-        if num_classes >= 3 and any(_attack_name(a) in ("apgd-dlr", "apgd-t") for a in attacks):
-            warnings += checks.check_zero_gradients(logits_fn, params, xb, yb)
-        for w in warnings:
-            log(f"Warning: {w}")
+    warnings = _sanity_checks(logits_fn, params, x, y, logits, attacks, key, batch_size) if run_checks else []
+    for w in warnings:
+        log(f"Warning: {w}")
 
     fingerprint = _fingerprint(x, y, attacks, key, individual)
     state_path = Path(state_dir) if state_dir is not None else None
@@ -294,7 +328,6 @@ def run_autoattack(
     }
 
     start = time.time() - state.elapsed
-    last_save = time.time()
     for position in range(state.attack_index, len(attacks)):
         cfg = attacks[position]
         name = _attack_name(cfg)
@@ -310,12 +343,9 @@ def run_autoattack(
         total = int(todo_mask.sum() + state.attempted.sum())
         done = int(state.attempted.sum())
         attack_start = time.time()
-        pending: list[tuple[np.ndarray, np.ndarray, Any]] = []
 
-        def consume(idx: np.ndarray, valid: np.ndarray, out: Any) -> None:
+        def on_batch(idx_v: np.ndarray, x_adv_b, pred_b, broken_b, queries_b) -> None:
             nonlocal done
-            x_adv_b, pred_b, broken_b, queries_b = (np.asarray(a)[valid] for a in jax.device_get(out))
-            idx_v = idx[valid]
             state.attempted[idx_v] = True
             state.n_queries[idx_v] += queries_b
             if individual:
@@ -329,23 +359,11 @@ def run_autoattack(
             done += len(idx_v)
             if progress is not None:
                 progress(name, done, total)
+            if state_path is not None and not individual and time.time() - state.last_save >= checkpoint_seconds:
+                state.elapsed = time.time() - start
+                state.save(state_path, fingerprint)
 
-        with jax.transfer_guard("disallow"):
-            for idx, valid in padded_batches(todo, batch_size):
-                args = (
-                    jax.device_put(x[idx]), jax.device_put(y[idx]), jax.device_put(valid),
-                    jax.device_put(idx.astype(np.int32)),
-                )
-                out = fn(params, args[0], args[1], args[2], attack_key, args[3])
-                pending.append((idx, valid, out))
-                if len(pending) > 1:  # keep one batch in flight while the host consumes the previous
-                    consume(*pending.pop(0))
-                if state_path is not None and not individual and time.time() - last_save > 30:
-                    state.elapsed = time.time() - start
-                    state.save(state_path, fingerprint)
-                    last_save = time.time()
-            while pending:
-                consume(*pending.pop(0))
+        _attack_in_batches(fn, params, x, y, todo, batch_size, attack_key, on_batch)
 
         seconds = time.time() - attack_start
         if individual:
@@ -366,7 +384,6 @@ def run_autoattack(
         if state_path is not None:
             state.elapsed = time.time() - start
             state.save(state_path, fingerprint)
-            last_save = time.time()
         if not individual and not state.robust.any() and position + 1 < len(attacks):
             log("no robust points left, skipping the remaining attacks")
             for skipped in attacks[position + 1 :]:

@@ -157,6 +157,30 @@ def test_resume_after_interruption_gives_the_uninterrupted_result(problem, tmp_p
     np.testing.assert_allclose(resumed.x_adv, full.x_adv)
 
 
+def test_resume_in_the_middle_of_an_attack(problem, tmp_path):
+    full = run(problem, batch_size=4)
+    calls = {"n": 0}
+
+    def interrupt(name, done, total):
+        calls["n"] += 1
+        if calls["n"] == 3:  # third batch of the first attack
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(problem, batch_size=4, state_dir=tmp_path, progress=interrupt, checkpoint_seconds=0.0)
+    import json as _json
+
+    meta = _json.loads((tmp_path / "state.json").read_text())
+    with np.load(tmp_path / "state.npz") as saved:
+        assert meta["attack_index"] == 0 and saved["attempted"].sum() == 8  # two batches of 4 were saved
+    seen = []
+    resumed = run(problem, batch_size=4, state_dir=tmp_path, progress=lambda n, d, t: seen.append((n, d, t)))
+    assert seen[0][1] == 12  # picks up after the 8 points already attacked
+    np.testing.assert_array_equal(resumed.robust, full.robust)
+    np.testing.assert_array_equal(resumed.broken_by, full.broken_by)
+    np.testing.assert_allclose(resumed.x_adv, full.x_adv)
+
+
 def test_resume_refuses_the_state_of_another_evaluation(problem, tmp_path):
     run(problem, batch_size=4, state_dir=tmp_path)
     params, x, y = problem
