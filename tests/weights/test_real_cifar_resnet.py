@@ -26,8 +26,7 @@ from alignjax.weights.readers import load_checkpoint
 
 def _checkpoint() -> Path:
     spec = importlib.util.find_spec("pyautoattack")
-    if spec is None or spec.origin is None:
-        pytest.skip("pyautoattack (a test dependency) is not installed")
+    assert spec is not None and spec.origin is not None, "install the test extra: pip install -e '.[test]'"
     path = Path(spec.origin).parent / "examples" / "model_test.pt"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing from the pyautoattack wheel")
