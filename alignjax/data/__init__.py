@@ -1,98 +1,72 @@
-"""Datasets, preprocessing, stimulus sets and human data."""
+"""Datasets, preprocessing, stimulus sets and human data.
 
-from alignjax.data.arrays import (
-    ArrayDataset,
-    Dataset,
-    ImageSource,
-    Subset,
-    check_fits_model,
-    check_labels,
-    first_n,
-    load_npz,
-)
-from alignjax.data.cifar import load_cifar
-from alignjax.data.hub_parquet import ParquetImageDataset, load_hub_parquet, read_parquet_images
-from alignjax.data.human_trials import (
-    CUE_CONFLICT_SCHEMA,
-    TRIALS_SCHEMA,
-    cue_conflict_stimulus_file,
-    read_cue_conflict_trials,
-    read_human_trials,
-)
-from alignjax.data.image_folder import FileDataset  # the function image_folder stays in its module
-from alignjax.data.imagenet import (
-    check_class_mapping,
-    imagenet_class_to_index,
-    imagenet_val,
-    imagenet_wnids,
-    robustbench_imagenet,
-    robustbench_subset_ids,
-)
-from alignjax.data.preprocessing import (
-    CorruptImageError,
-    brainscore_images,
-    brainscore_transform,
-    center_crop,
-    decode_image,
-    place_on_screen,
-    resize_shorter,
-    robustbench_transform,
-    spec_transform,
-    to_float01,
-    to_uint8,
-)
-from alignjax.data.stimuli import (
-    ChecksumError,
-    MissingStimuliError,
-    fetch_stimuli,
-    parse_cue_conflict_name,
-    stimulus_dataset,
-    stimulus_table,
-)
-from alignjax.data.streaming import Batch, stream_batches
+Names are imported on first use (PEP 562), so ``import alignjax.data.digits`` (or the GPU image,
+which lacks polars) does not pull in polars, PIL or the hub client.
+"""
 
-__all__ = [
-    "ArrayDataset",
-    "Batch",
-    "CUE_CONFLICT_SCHEMA",
-    "ChecksumError",
-    "CorruptImageError",
-    "Dataset",
-    "FileDataset",
-    "ImageSource",
-    "MissingStimuliError",
-    "ParquetImageDataset",
-    "Subset",
-    "TRIALS_SCHEMA",
-    "brainscore_images",
-    "brainscore_transform",
-    "center_crop",
-    "check_class_mapping",
-    "check_fits_model",
-    "check_labels",
-    "cue_conflict_stimulus_file",
-    "decode_image",
-    "fetch_stimuli",
-    "first_n",
-    "imagenet_class_to_index",
-    "imagenet_val",
-    "imagenet_wnids",
-    "load_cifar",
-    "load_hub_parquet",
-    "load_npz",
-    "parse_cue_conflict_name",
-    "place_on_screen",
-    "read_cue_conflict_trials",
-    "read_human_trials",
-    "read_parquet_images",
-    "resize_shorter",
-    "robustbench_imagenet",
-    "robustbench_subset_ids",
-    "robustbench_transform",
-    "spec_transform",
-    "stimulus_dataset",
-    "stimulus_table",
-    "stream_batches",
-    "to_float01",
-    "to_uint8",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "ArrayDataset": "alignjax.data.arrays",
+    "Batch": "alignjax.data.streaming",
+    "CUE_CONFLICT_SCHEMA": "alignjax.data.human_trials",
+    "ChecksumError": "alignjax.data.stimuli",
+    "CorruptImageError": "alignjax.data.preprocessing",
+    "Dataset": "alignjax.data.arrays",
+    "FileDataset": "alignjax.data.image_folder",
+    "ImageSource": "alignjax.data.arrays",
+    "MissingStimuliError": "alignjax.data.stimuli",
+    "ParquetImageDataset": "alignjax.data.hub_parquet",
+    "Subset": "alignjax.data.arrays",
+    "TRIALS_SCHEMA": "alignjax.data.human_trials",
+    "brainscore_images": "alignjax.data.preprocessing",
+    "brainscore_transform": "alignjax.data.preprocessing",
+    "center_crop": "alignjax.data.preprocessing",
+    "check_class_mapping": "alignjax.data.imagenet",
+    "check_fits_model": "alignjax.data.arrays",
+    "check_labels": "alignjax.data.arrays",
+    "cue_conflict_stimulus_file": "alignjax.data.human_trials",
+    "decode_image": "alignjax.data.preprocessing",
+    "fetch_stimuli": "alignjax.data.stimuli",
+    "first_n": "alignjax.data.arrays",
+    "imagenet_class_to_index": "alignjax.data.imagenet",
+    "imagenet_val": "alignjax.data.imagenet",
+    "imagenet_wnids": "alignjax.data.imagenet",
+    "load_cifar": "alignjax.data.cifar",
+    "load_hub_parquet": "alignjax.data.hub_parquet",
+    "load_npz": "alignjax.data.arrays",
+    "parse_cue_conflict_name": "alignjax.data.stimuli",
+    "place_on_screen": "alignjax.data.preprocessing",
+    "read_cue_conflict_trials": "alignjax.data.human_trials",
+    "read_human_trials": "alignjax.data.human_trials",
+    "read_parquet_images": "alignjax.data.hub_parquet",
+    "resize_shorter": "alignjax.data.preprocessing",
+    "robustbench_imagenet": "alignjax.data.imagenet",
+    "robustbench_subset_ids": "alignjax.data.imagenet",
+    "robustbench_transform": "alignjax.data.preprocessing",
+    "spec_transform": "alignjax.data.preprocessing",
+    "stimulus_dataset": "alignjax.data.stimuli",
+    "stimulus_table": "alignjax.data.stimuli",
+    "stream_batches": "alignjax.data.streaming",
+    "to_float01": "alignjax.data.preprocessing",
+    "to_uint8": "alignjax.data.preprocessing",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
