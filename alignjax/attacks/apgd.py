@@ -50,7 +50,7 @@ from jaxtyping import Array, Bool, Float
 from alignjax.attacks.base import AttackResult, keep_where, per_point_keys, run_attack
 from alignjax.attacks.losses import cross_entropy, dlr_loss, dlr_targeted_loss
 from alignjax.attacks.projections import l1_projection, project_l2, project_linf, safe_l2_norm
-from alignjax.models.stochastic import call_model as _call_model
+from alignjax.types import call_model as _call_model
 from alignjax.types import NORMS, Images, Key, Labels, LogitsFn, Mask, Params, PointIds
 
 LOSSES = ("ce", "dlr", "dlr-targeted")

@@ -39,7 +39,7 @@ import numpy as np
 from alignjax.attacks import checks
 from alignjax.attacks.base import run_attack
 from alignjax.attacks.validation import InputError, validate_images, validate_labels, validate_logits
-from alignjax.models.stochastic import call_model
+from alignjax.types import call_model
 from alignjax.types import Key, LogitsFn, Params
 
 _CLEAN_STREAM, _VERIFY_STREAM = 0x434C4E, 0x564552  # fold_in tags for stochastic models' keys

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from alignjax.attacks.losses import dlr_loss
-from alignjax.models.stochastic import call_model
+from alignjax.types import call_model
 
 RANDOMIZED = (
     "it seems to be a randomized defense: correct predictions or normalised logits differ between "

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 
 from alignjax.models.alexnet import flatten_nchw
@@ -32,10 +31,14 @@ CIFAR_WIDTHS = (64, 128, 256, 512)
 def avg_pool(x: jnp.ndarray, window: int) -> jnp.ndarray:
     """``F.avg_pool2d(x, window)`` (stride = window, no padding, remainder dropped) on NHWC input.
 
+    A reshape-mean rather than ``reduce_window``: ``nn.pool`` with an array init value has no
+    reverse-mode rule under ``jit`` (``jax.jit(jax.grad(...))`` fails to linearise), and
     ``flax.linen.avg_pool`` divides by an integer array, which strict dtype promotion rejects.
     """
-    summed = nn.pool(x, jnp.zeros((), x.dtype), jax.lax.add, (window, window), (window, window), "VALID")
-    return summed / float(window * window)
+    batch, height, width, channels = x.shape
+    rows, cols = height // window, width // window
+    x = x[:, : rows * window, : cols * window, :]
+    return x.reshape(batch, rows, window, cols, window, channels).mean(axis=(2, 4))
 
 
 class CifarBasicBlock(nn.Module):

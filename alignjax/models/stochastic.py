@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax
-
-from alignjax.types import Images, Key, Logits, Params
+from alignjax.types import Images, Key, Logits, Params, call_model  # noqa: F401  (re-export)
 
 
 class StochasticLogitsFn:
@@ -25,12 +23,3 @@ class StochasticLogitsFn:
 
     def __call__(self, params: Params, x: Images, key: Key) -> Logits:
         return self.module.apply(params, x, train=False, rngs={self.rng_name: key})
-
-
-def call_model(logits_fn: Any, params: Params, x: Images, key: Key | None) -> jax.Array:
-    """Calls a deterministic ``logits_fn(params, x)`` or a stochastic one with ``key``."""
-    if getattr(logits_fn, "stochastic", False):
-        if key is None:
-            raise ValueError("this model is stochastic: it needs a key for every forward pass")
-        return logits_fn(params, x, key=key)
-    return logits_fn(params, x)

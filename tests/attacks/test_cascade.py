@@ -19,7 +19,7 @@ from alignjax.attacks.autoattack import compiled_attack, run_autoattack
 from alignjax.attacks.base import AttackResult, keep_where, per_point_keys, run_attack
 from alignjax.attacks.report import prepare_output_dir, write_results
 from alignjax.attacks.validation import InputError
-from alignjax.models.stochastic import call_model
+from alignjax.types import call_model
 
 N, D, K = 37, 4, 3
 
