@@ -94,7 +94,11 @@ def test_cue_conflict_trials_name_their_stimuli():
     assert (frame["stimulus_file"].str.extract(r"/(.+)\.png$") == frame["stimulus_id"]).all()
     first = frame.row(0, named=True)
     assert first["imagename"] == "0001_s5n_s01_0_bird_00_bird3-bird2.png"
-    assert (first["stimulus_file"], first["shape"], first["texture"]) == ("bird/bird3-bird2.png", "bird", "bird")
+    assert (first["stimulus_file"], first["shape"], first["texture"]) == (
+        "bird/bird3-bird2.png",
+        "bird",
+        "bird",
+    )
     # the stimuli shipped as test fixtures are files the humans saw, with the classes their names state
     fixture = stimuli.stimulus_table(FIXTURES, "cue-conflict")
     assert set(fixture["file"].to_list()) <= set(frame["stimulus_file"].to_list())

@@ -1,0 +1,1 @@
+"""Alignment benchmarks: how closely a model matches primate vision (neural/, behavioral/)."""
