@@ -183,20 +183,21 @@ def cmd_align_behavior(args: argparse.Namespace) -> int:
         protocol=args.protocol,
         batch_size=args.batch_size,
     )
-    model = _load_model(args)
-    out = prepare_output_dir(
-        args.out or Path("alignjax-runs") / time.strftime("behavior-%Y%m%d-%H%M%S", time.gmtime()),
-        overwrite=args.overwrite,
-    )
+    out = args.out or Path("alignjax-runs") / time.strftime("behavior-%Y%m%d-%H%M%S", time.gmtime())
     if (out / "scores.parquet").exists() and not args.overwrite:
         raise InputError(f"{out} already holds scores.parquet; choose another --out or pass --overwrite")
+    model = _load_model(args)
+    out = prepare_output_dir(out, overwrite=args.overwrite)
     print(
         f"model: {model.name} (input {model.image_size}px) | protocol {args.protocol} | output {out}",
         flush=True,
     )
     started = time.time()
-    table = run_behavior(model, config, log=lambda line: print(line, flush=True))
+    result = run_behavior(model, config, log=lambda line: print(line, flush=True))
+    table = result.scores
     scores.write(table, out / "scores.parquet")
+    if result.decisions.height:
+        result.decisions.write_parquet(out / "decisions.parquet")
     manifest = {
         "command": "align behavior",
         "model": model.name,
@@ -207,5 +208,8 @@ def cmd_align_behavior(args: argparse.Namespace) -> int:
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str) + "\n")
     print(scores.format_table(table))
-    print(f"scores: {out}/scores.parquet ({table.height} rows)")
+    print(
+        f"scores: {out}/scores.parquet ({table.height} rows)"
+        + (f", decisions: {out}/decisions.parquet" if result.decisions.height else "")
+    )
     return 0

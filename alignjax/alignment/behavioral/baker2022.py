@@ -7,11 +7,11 @@ brain-score/vision@d07d356 ``benchmarks/baker2022/benchmark.py`` and
   'o' fragmented), each the mean over the 9 animals (sorted) of the per-animal accuracy; 9-way
   decisions over the sorted true labels (``imagenet16.decide`` with Brain-Score's extra labels),
   stimuli placed at 8.8 degrees;
-- human delta of a group of subjects: the mean over subjects (sorted) of their whole minus other accuracy;
+- human delta of a group of subjects: the mean over subjects of their whole minus other accuracy;
 - score: for seeds i = 0..99, ``RandomState(i).choice(range(1, n_subjects), n_subjects // 2,
-  replace=False)`` picks subject numbers (those subjects form the half; note the draw never includes
-  the largest number), and the split's score is ``max(1 - |human - model| / human, 0)``; the raw score
-  is the mean over the 100 splits;
+  replace=False)`` picks subject ids (those subjects form the half: Brain-Score compares the drawn
+  numbers with the ``subject`` values, which are 1..n, so the draw never includes subject n), and the
+  split's score is ``max(1 - |human - model| / human, 0)``; the raw score is the mean over the 100 splits;
 - ceiling: 100 splits from one ``RandomState(0)``, the same draw for half 1 and the remaining subjects as
   half 2, consistency ``max(1 - |d1 - d2| / d2, 0)``, Spearman-Brown ``2c / (1 + c)``, median over splits;
 - ceiled score = raw / ceiling, clamped to [0, 1] (``bound_score``).
@@ -61,26 +61,37 @@ def model_delta(decisions: pl.DataFrame, image_types: tuple[str, str]) -> float:
     return accuracies[0] - accuracies[1]
 
 
-def human_delta(trials: pl.DataFrame, image_types: tuple[str, str]) -> float:
-    """``trials``: ``subject``, ``image_type`` and ``correct`` (bool or 0/1)."""
-    per_type = {}
-    for image_type in image_types:
-        part = trials.filter(pl.col("image_type") == image_type)
-        per_type[image_type] = [
-            float(np.count_nonzero(part.filter(pl.col("subject") == subject)["correct"].to_numpy()))
-            / part.filter(pl.col("subject") == subject).height
-            for subject in sorted(trials["subject"].unique().to_list())
-        ]
-    return float(
-        np.mean([a - b for a, b in zip(per_type[image_types[0]], per_type[image_types[1]], strict=True)])
+def subject_deltas(trials: pl.DataFrame, image_types: tuple[str, str]) -> dict:
+    """subject -> accuracy on ``image_types[0]`` minus accuracy on ``image_types[1]`` (``trials``:
+    ``subject``, ``image_type``, ``correct`` as bool or 0/1). Brain-Score recomputes these per split;
+    they do not depend on the split, so they are computed once."""
+    accuracy = (
+        trials.filter(pl.col("image_type").is_in(list(image_types)))
+        .group_by("subject", "image_type")
+        .agg((pl.col("correct").cast(pl.Float64) != 0).mean().alias("accuracy"))
     )
+    table = {(row[0], row[1]): row[2] for row in accuracy.iter_rows()}
+    deltas = {}
+    for subject in trials["subject"].unique().to_list():
+        if (subject, image_types[0]) not in table or (subject, image_types[1]) not in table:
+            raise ValueError(f"subject {subject!r} has no trials of image type {image_types}")
+        deltas[subject] = table[(subject, image_types[0])] - table[(subject, image_types[1])]
+    return deltas
 
 
-def _half(trials: pl.DataFrame, random_state: np.random.RandomState) -> tuple[pl.DataFrame, pl.DataFrame]:
-    subjects = trials["subject"].unique().to_list()
-    chosen = random_state.choice(range(1, len(subjects)), len(subjects) // 2, replace=False)
-    in_half = pl.col("subject").is_in([type(subjects[0])(value) for value in chosen])
-    return trials.filter(in_half), trials.filter(~in_half)
+def human_delta(deltas: dict, subjects) -> float:
+    """The mean of the subjects' deltas (Brain-Score's ``get_human_delta`` of that group)."""
+    return float(np.mean([deltas[subject] for subject in sorted(subjects)]))
+
+
+def _half(subjects: list, random_state: np.random.RandomState) -> tuple[list, list]:
+    if not all(isinstance(subject, int) for subject in subjects):
+        raise ValueError(
+            f"Baker2022 subjects must be integer ids (Brain-Score draws numbers), got {subjects[:3]}"
+        )
+    chosen = set(random_state.choice(range(1, len(subjects)), len(subjects) // 2, replace=False).tolist())
+    first = [subject for subject in subjects if subject in chosen]
+    return first, [subject for subject in subjects if subject not in chosen]
 
 
 def _consistency(delta: float, reference: float) -> float:
@@ -88,11 +99,13 @@ def _consistency(delta: float, reference: float) -> float:
 
 
 def ceiling(trials: pl.DataFrame, image_types: tuple[str, str], splits: int = CEILING_SPLITS) -> float:
+    deltas = subject_deltas(trials, image_types)
+    subjects = sorted(deltas)
     random_state = np.random.RandomState(0)
     corrected = []
     for _ in range(splits):
-        first, second = _half(trials, random_state)
-        consistency = _consistency(human_delta(first, image_types), human_delta(second, image_types))
+        first, second = _half(subjects, random_state)
+        consistency = _consistency(human_delta(deltas, first), human_delta(deltas, second))
         corrected.append(2 * consistency / (1 + consistency))
     return float(np.median(corrected))
 
@@ -102,10 +115,12 @@ def score(
 ) -> BakerScore:
     """Raw score, its error (std over splits), ceiling and the model's delta."""
     delta = model_delta(decisions, image_types)
+    deltas = subject_deltas(trials, image_types)
+    subjects = sorted(deltas)
     values = []
     for seed in range(splits):
-        half, _ = _half(trials, np.random.RandomState(seed))
-        values.append(_consistency(delta, human_delta(half, image_types)))
+        half, _ = _half(subjects, np.random.RandomState(seed))
+        values.append(_consistency(delta, human_delta(deltas, half)))
     return BakerScore(float(np.mean(values)), float(np.std(values)), ceiling(trials, image_types), delta)
 
 

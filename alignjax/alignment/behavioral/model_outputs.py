@@ -17,6 +17,7 @@ Stochastic models (``logits_fn.stochastic``) get ``fold_in(key, batch_index)`` p
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +43,16 @@ class ImageModel:
     variables: Any
     image_size: int
     name: str
+
+    @functools.cached_property
+    def compiled_logits(self) -> Callable[..., Any]:
+        """``(variables, uint8 images, key) -> logits``, jitted once per model."""
+        return jax.jit(functools.partial(_forward, self.logits_fn, False))
+
+    @functools.cached_property
+    def compiled_features(self) -> Callable[..., Any]:
+        """``(variables, uint8 images, key) -> classifier_input``, jitted once per model."""
+        return jax.jit(functools.partial(_forward, self.logits_fn, True))
 
 
 class _PathDataset:
@@ -104,6 +115,15 @@ def classifier_input(logits_fn: Callable[..., Any], variables: Any, x: Any, key:
     )
 
 
+def _forward(
+    logits_fn: Callable[..., Any], features: bool, variables: Any, x_uint8: Any, key: Any
+) -> jax.Array:
+    x = x_uint8.astype(np.float32) / np.float32(255.0)
+    if features:
+        return classifier_input(logits_fn, variables, x, key)
+    return call_model(logits_fn, variables, x, key)
+
+
 def _run(
     model: ImageModel,
     paths: Sequence[str | Path],
@@ -116,14 +136,7 @@ def _run(
 ) -> np.ndarray:
     if not paths:
         raise ValueError(f"no images to show the model ({description})")
-
-    def forward(variables, x_uint8, batch_key):
-        x = x_uint8.astype(np.float32) / np.float32(255.0)
-        if features:
-            return classifier_input(model.logits_fn, variables, x, batch_key)
-        return call_model(model.logits_fn, variables, x, batch_key)
-
-    compiled = jax.jit(forward)
+    compiled = model.compiled_features if features else model.compiled_logits
     key = jax.random.key(0) if key is None else key
     outputs: list[np.ndarray] = []
     dataset = _PathDataset(paths, description)

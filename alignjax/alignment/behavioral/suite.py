@@ -26,6 +26,18 @@ from alignjax.alignment.behavioral.scores import Score, to_frame
 
 BRAINSCORE = "brain-score/vision@d07d356"
 MODELVSHUMAN = "bethgelab/model-vs-human@79ed7cd"
+DECISIONS_SCHEMA = pl.Schema(
+    {
+        "dataset": pl.String,
+        "stimulus_id": pl.String,
+        "condition": pl.String,
+        "truth": pl.String,
+        "shape": pl.String,
+        "texture": pl.String,
+        "presentation": pl.String,
+        "response": pl.String,
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +58,22 @@ class BehaviorConfig:
     batch_size: int = 64
 
 
-def _geirhos(model: ImageModel, config: BehaviorConfig, log: Callable[[str], None]) -> list[Score]:
+def _decision_rows(dataset: str, decisions: pl.DataFrame, presentation: str) -> pl.DataFrame:
+    return decisions.select(
+        pl.lit(dataset).alias("dataset"),
+        "stimulus_id",
+        "condition",
+        "truth",
+        "shape",
+        "texture",
+        pl.lit(presentation).alias("presentation"),
+        "response",
+    ).cast(dict(DECISIONS_SCHEMA))  # type: ignore[arg-type]
+
+
+def _geirhos(
+    model: ImageModel, config: BehaviorConfig, log: Callable[[str], None], decisions: list[pl.DataFrame]
+) -> list[Score]:
     results: list[Score] = []
     requested = config.datasets is not None
     for dataset in config.datasets if requested else geirhos2021.DATASETS:
@@ -75,6 +102,9 @@ def _geirhos(model: ImageModel, config: BehaviorConfig, log: Callable[[str], Non
         else:
             placed = plain
         out = geirhos2021.scores_from_logits(stimuli, placed, plain, dataset)
+        decisions.append(_decision_rows(dataset, out["decisions_plain"], "plain"))
+        if config.protocol == "brainscore":
+            decisions.append(_decision_rows(dataset, out["decisions_on_screen"], "on_screen"))
         n = stimuli.height
         total = geirhos2021.human_decisions(dataset)["stimulus_id"].n_unique()
         log(
@@ -290,13 +320,23 @@ def _baker(model: ImageModel, config: BehaviorConfig) -> list[Score]:
     return results
 
 
+@dataclasses.dataclass(frozen=True)
+class BehaviorResult:
+    """``scores`` (``SCORES_SCHEMA``) and the model's Geirhos decisions (``DECISIONS_SCHEMA``: one row
+    per dataset, stimulus and presentation, 'plain' or 'on_screen' at 3 degrees)."""
+
+    scores: pl.DataFrame
+    decisions: pl.DataFrame
+
+
 def run_behavior(
     model: ImageModel, config: BehaviorConfig, *, log: Callable[[str], None] = print
-) -> pl.DataFrame:
-    """Every benchmark ``config`` enables, for ``model``; a long-format score table."""
+) -> BehaviorResult:
+    """Every benchmark ``config`` enables, for ``model``."""
     results: list[Score] = []
+    decisions: list[pl.DataFrame] = []
     if config.stimuli is not None:
-        results.extend(_geirhos(model, config, log))
+        results.extend(_geirhos(model, config, log, decisions))
     if config.imagenet_val is not None:
         results.extend(_imagenet(model, config))
     if config.imagenet_c is not None:
@@ -307,4 +347,5 @@ def run_behavior(
         results.extend(_baker(model, config))
     if not results:
         raise FileNotFoundError("no benchmark data found: give Geirhos stimuli or another benchmark's folder")
-    return to_frame(model.name, config.protocol, results)
+    table = pl.concat(decisions) if decisions else pl.DataFrame(schema=DECISIONS_SCHEMA)
+    return BehaviorResult(to_frame(model.name, config.protocol, results), table)
