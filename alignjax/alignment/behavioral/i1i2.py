@@ -55,7 +55,9 @@ class SplitScores:
 
     @property
     def ceiled(self) -> np.ndarray:
-        return self.raw / np.sqrt(self.ceiling)
+        """NaN for a split whose ceiling is not positive (Brain-Score's ``np.sqrt`` gives NaN there too)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.raw / np.sqrt(self.ceiling)
 
     @property
     def value(self) -> float:

@@ -94,8 +94,11 @@ def fetch_modelvshuman(
     staging = dest / f".{dataset}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        with tarfile.open(archive, "r:gz") as handle:
-            handle.extractall(staging, filter="data")
+        try:
+            with tarfile.open(archive, "r:gz") as handle:
+                handle.extractall(staging, filter="data")
+        except (tarfile.TarError, EOFError, OSError) as error:
+            raise ValueError(f"{dataset}.tar.gz is not a safe, readable archive: {error}") from error
         count = verify_dataset(staging, dataset)
         if final.exists():
             shutil.rmtree(final)

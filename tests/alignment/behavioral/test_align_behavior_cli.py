@@ -12,14 +12,12 @@ import jax
 import numpy as np
 import polars as pl
 import pytest
-from safetensors.numpy import save_file
 
 from alignjax.alignment.behavioral import imagenet16, scores
 from alignjax.alignment.behavioral.suite import DECISIONS_SCHEMA
 from alignjax.cli import main
 from alignjax.data import human_trials
 from alignjax.data.preprocessing import brainscore_images
-from alignjax.models import build_architecture
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "geirhos"
 FOLDERS = {
@@ -28,33 +26,6 @@ FOLDERS = {
     "silhouette": "filled-silhouettes",
 }
 SIZE = 32
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """small_cnn with 1000 outputs and seeded NumPy weights: zero-sum first-layer filters (so features follow
-    image structure, not brightness) and a large last layer, so decisions spread over several classes."""
-    rng = np.random.default_rng(2)
-    conv1 = rng.normal(size=(3, 3, 3, 16))
-    weights = {
-        "conv1": {"kernel": conv1 - conv1.mean(axis=(0, 1, 2), keepdims=True), "bias": np.zeros(16)},
-        "conv2": {"kernel": rng.normal(size=(3, 3, 16, 32)) / 12.0, "bias": np.zeros(32)},
-        "fc1": {"kernel": rng.normal(size=(8192, 64)) / np.sqrt(8192), "bias": np.zeros(64)},
-        "fc2": {"kernel": rng.normal(size=(64, 1000)) * 20.0, "bias": np.zeros(1000)},
-    }
-    flat = {
-        f"params/{layer}/{name}": value.astype(np.float32)
-        for layer, values in weights.items()
-        for name, value in values.items()
-    }
-    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
-    save_file(flat, str(path))
-    variables = {
-        "params": {
-            layer: {n: v.astype(np.float32) for n, v in values.items()} for layer, values in weights.items()
-        }
-    }
-    return build_architecture("small_cnn", num_classes=1000), variables, path
 
 
 def _numpy_decisions(module, variables, paths, source_degrees):
