@@ -100,6 +100,16 @@ def _texture_shape_files(root: Path, dataset: str) -> list[Path]:
     return []
 
 
+def _texture_shape_row(path: Path, dataset: str) -> tuple[str, ...]:
+    """(path, stimulus id, condition '0', class folder, shape, texture); cue-conflict names are
+    ``<shape><i>-<texture><j>``, the others ``<class><i>`` (a malformed name fails the check against the
+    human trials)."""
+    stem = path.stem
+    parts = stem.split("-", 1) if dataset == "cue-conflict" and "-" in stem else [stem, stem]
+    shape, texture = (part.rstrip("0123456789") for part in parts)
+    return str(path), stem, "0", path.parent.name, shape, texture
+
+
 def find_stimuli(root: str | PathLike, dataset: str, *, exclude: bool = True) -> pl.DataFrame:
     """The stimuli of ``dataset`` under ``root`` (``STIMULUS_SCHEMA``), sorted by stimulus id.
 
@@ -111,15 +121,7 @@ def find_stimuli(root: str | PathLike, dataset: str, *, exclude: bool = True) ->
     check_dataset(dataset)
     if dataset in TEXTURE_SHAPE_FOLDERS:
         files = _texture_shape_files(root, dataset)
-        rows = []
-        for path in files:
-            category, stem = path.parent.name, path.stem
-            shape, texture = (
-                (stem.split("-")[0], stem.split("-")[1]) if dataset == "cue-conflict" else (stem, stem)
-            )
-            rows.append(
-                (str(path), stem, "0", category, shape.rstrip("0123456789"), texture.rstrip("0123456789"))
-            )
+        rows = [_texture_shape_row(path, dataset) for path in files]
     else:
         files = sorted((root / dataset / "dnn" / "session-1").glob("*.png"))
         rows = []

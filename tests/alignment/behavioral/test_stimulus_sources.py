@@ -63,6 +63,10 @@ def test_texture_shape_layouts(tmp_path):
     (tmp_path / "edge" / "bird" / "bird99.png").write_bytes(_png())
     with pytest.raises(ValueError, match="bird99.png"):
         geirhos2021.find_stimuli(tmp_path, "edge")
+    shutil.copytree(FIXTURES / "style-transfer-preprocessed-512", tmp_path / "cue-conflict")
+    (tmp_path / "cue-conflict" / "bird" / "oddname.png").write_bytes(_png())
+    with pytest.raises(ValueError, match="oddname.png"):
+        geirhos2021.find_stimuli(tmp_path, "cue-conflict")
     with pytest.raises(FileNotFoundError, match="no silhouette stimuli"):
         geirhos2021.find_stimuli(tmp_path, "silhouette")
 
