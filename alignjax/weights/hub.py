@@ -67,7 +67,8 @@ class UrlSource:
 
     @property
     def cache_name(self) -> str:
-        """``<host>/<file name>``; Google Drive links: ``drive.google.com/<file id>``."""
+        """``<host>/<file name>`` (``<host>/<url hash>-<file name>`` when a query picks the file);
+        Google Drive links: ``drive.google.com/<file id>``."""
         from alignjax.weights.download import google_drive_id
 
         drive_id = google_drive_id(self.url)
@@ -77,6 +78,8 @@ class UrlSource:
         name = parsed.path.rstrip("/").rsplit("/", 1)[-1]
         if not name or name in (".", ".."):
             raise ValueError(f"cannot name a cache file after {self.url!r}: the URL has no file name")
+        if parsed.query:  # the query picks the file (e.g. ?id=...): keep URLs apart
+            name = f"{hashlib.sha256(self.url.encode()).hexdigest()[:16]}-{name}"
         return f"{parsed.hostname}/{name}"
 
     @property

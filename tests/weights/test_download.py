@@ -49,6 +49,8 @@ def test_names_ids_and_cache_paths():
     alexnet = hub.parse_source("https://download.pytorch.org/models/alexnet-owt-7be5be79.pth")
     assert alexnet.cache_name == "download.pytorch.org/alexnet-owt-7be5be79.pth"
     assert alexnet.hash_prefix == "7be5be79"
+    first, second = (hub.parse_source(f"http://127.0.0.1:1/uc?id={i}").cache_name for i in ("a", "b"))
+    assert first != second and first.startswith("127.0.0.1/") and first.endswith("-uc")
 
 
 def test_plain_https_checkpoint_with_hash_prefix_in_its_name(tmp_path, checkpoint):
