@@ -156,7 +156,7 @@ def test_tampered_source_file_is_rejected(tmp_path):
 
 def test_tampered_local_copy_is_fetched_again(tmp_path):
     stimuli.fetch_stimuli("edges", tmp_path, base_url=SOURCE, classes=["clock"], progress=False)
-    victim = sorted((tmp_path / "edges" / "clock").glob("*.png"))[0]
+    victim = min((tmp_path / "edges" / "clock").glob("*.png"))
     victim.write_bytes(b"tampered")
     report = stimuli.fetch_stimuli("edges", tmp_path, base_url=SOURCE, classes=["clock"], progress=False)
     assert report.downloaded == (f"stimuli/edges/clock/{victim.name}",) and len(report.skipped) == 9

@@ -24,7 +24,13 @@ from alignjax.weights import hub
 from alignjax.weights.convert import list_models, load_model
 from tests.local_http import LocalServer, send_bytes, send_html
 from tests.models.torch_reference_brain_transformers import CORnetZ, randomize_
-from tests.models.torch_reference_cnns import DMWideResNet, WideResNet, imagenet_normalized, randomize, torch_logits
+from tests.models.torch_reference_cnns import (
+    DMWideResNet,
+    WideResNet,
+    imagenet_normalized,
+    randomize,
+    torch_logits,
+)
 
 MODEL_INFO = Path(__file__).resolve().parents[1] / "fixtures" / "robustbench" / "model_info" / "cifar10"
 ROBUSTBENCH = sorted(name for name in MODELS if name.startswith("robustbench/"))
@@ -182,3 +188,16 @@ def test_brainscore_spec_loads_a_hash_named_release_file(tmp_path, rng):
         with pytest.raises(hub.ChecksumMismatchError, match="expected 5c427c9c"):
             load_model(_small("brainscore/CORnet-Z", server.url(f"/cornet-models/{bad}"), widths=widths),
                        cache_dir=tmp_path / "other", offline=False)
+
+
+def test_checkpoint_key_picks_the_weights_automatic_selection_cannot(tmp_path):
+    """E.g. RobustBench's ``checkpoint['last']`` for checkpoints that also hold ``'best'``."""
+    last, best = randomize(WideResNet(depth=10, widen_factor=1), seed=4), randomize(WideResNet(10, 10, 1), seed=5)
+    path = tmp_path / "two.pt"
+    torch.save({"last": last.state_dict(), "best": best.state_dict()}, path)
+    spec = _small("robustbench/cifar10/Linf/Standard", str(path), depth=10, widen_factor=1)
+    with pytest.raises(ValueError, match="cannot tell where the weights are.*'last', 'best'"):
+        load_model(spec, cache_dir=tmp_path)
+    _, variables, _ = load_model(dataclasses.replace(spec, checkpoint_key="last"), cache_dir=tmp_path)
+    np.testing.assert_array_equal(variables["params"]["fc"]["kernel"], last.fc.weight.detach().numpy().T)
+    np.testing.assert_array_equal(variables["batch_stats"]["bn1"]["mean"], last.bn1.running_mean.numpy())
