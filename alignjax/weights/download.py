@@ -7,7 +7,8 @@ never leaves a file under its final name. What it handles:
 - **Resuming.** A ``.part`` left by an earlier run (or by a connection dropped mid-file) is continued
   with an HTTP ``Range: bytes=<size>-`` request. A ``206`` with a matching ``Content-Range`` appends;
   a ``200`` (server without range support) starts over; a ``416`` means the part is already whole.
-  A dropped connection is retried ``retries`` times, each time from where it stopped.
+  A dropped connection (or a 500/502/503/504 answer) is retried ``retries`` times, each time from
+  where it stopped.
 - **Google Drive.** Large Drive files answer ``uc?export=download&id=...`` with an HTML "can't scan
   for viruses" page instead of the file. Three generations of that page are understood, as gdown
   (``wkentaro/gdown@a59d00d:gdown/download.py``) and RobustBench's ``download_gdrive``
@@ -67,6 +68,7 @@ USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) alignjax"  # Drive answers bare cl
 _DRIVE_HOSTS = ("drive.google.com", "docs.google.com", "drive.usercontent.google.com")
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]+)\.")  # torch.hub.HASH_REGEX, minus the empty match
 _HTML_START = re.compile(rb"^\s*(<!doctype html|<html|<head|<body)", re.IGNORECASE)
+_TRANSIENT_STATUS = (500, 502, 503, 504)  # retried like a dropped connection
 _NETWORK_ERRORS = (http.client.IncompleteRead, ConnectionError, TimeoutError, socket.timeout)
 
 
@@ -276,6 +278,9 @@ class _Transfer:
                 error.close()  # it holds the connection
                 if error.code == 416 and offset:  # nothing left to send: the part is whole
                     return
+                if error.code in _TRANSIENT_STATUS:
+                    self._count_failure(url, f"HTTP {error.code} {error.reason}")
+                    continue
                 raise self._http_error(url, error) from error
             except (urllib.error.URLError, *_NETWORK_ERRORS) as error:
                 self._count_failure(url, f"cannot connect ({getattr(error, 'reason', error)})")

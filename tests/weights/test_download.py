@@ -206,6 +206,22 @@ def test_a_corrupt_old_part_is_fetched_again_from_scratch(tmp_path, checkpoint):
     assert (tmp_path / "w.pth").read_bytes() == checkpoint
 
 
+def test_a_passing_server_error_is_retried(tmp_path, checkpoint):
+    calls = {"n": 0}
+
+    def busy_once(handler, query):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            send_status(handler, 503, "Service Unavailable")
+        else:
+            send_bytes(handler, checkpoint)
+
+    with LocalServer() as server:
+        server.route("/w.pth", busy_once)
+        dl.download(server.url("/w.pth"), tmp_path / "w.pth", sha256=_sha(checkpoint))
+    assert calls["n"] == 2 and (tmp_path / "w.pth").read_bytes() == checkpoint
+
+
 def test_gives_up_after_the_retries_and_keeps_the_part(tmp_path, checkpoint):
     with LocalServer() as server:
         server.route("/w.pth", lambda handler, query: send_bytes(handler, checkpoint, drop_after=100))
