@@ -10,13 +10,10 @@ never leaves a file under its final name. What it handles:
   A dropped connection (or a 500/502/503/504 answer) is retried ``retries`` times, each time from
   where it stopped.
 - **Google Drive.** Large Drive files answer ``uc?export=download&id=...`` with an HTML "can't scan
-  for viruses" page instead of the file. Three generations of that page are understood, as gdown
-  (``wkentaro/gdown@a59d00d:gdown/download.py``) and RobustBench's ``download_gdrive``
-  (``RobustBench/robustbench@78fcc9e:robustbench/utils.py``) understand them: a ``download_warning*``
-  cookie whose value is the ``confirm=`` token; a link ``href="/uc?export=download&confirm=..."``; and
-  the current form ``<form id="download-form" action="https://drive.usercontent.google.com/download">``
-  whose hidden inputs (``id``, ``export``, ``confirm``, ``uuid``) make the file's URL. Drive's own
-  error text (quota exceeded, no access) is passed on.
+  for viruses" page instead of the file; ``alignjax.weights.google_drive.ConfirmPage`` finds the file's
+  URL in it (the ``confirm=`` cookie, link and ``download-form`` generations of that page), and Drive's
+  own error text (quota exceeded, no access) is passed on. Any HTML answer is read this way, whatever
+  the host, so a mirror of Drive's flow works too.
 - **Verification.** ``sha256`` (full digest) and ``hash_prefix`` (the torch-hub convention: a file
   named ``name-<first hex digits of its sha256>.ext``, see ``hash_prefix_from_name``) are checked
   before the file is renamed into place; a mismatch deletes the part and raises
@@ -32,8 +29,6 @@ Only the standard library is used (``urllib`` with a cookie jar); Hugging Face h
 
 from __future__ import annotations
 
-import html
-import html.parser
 import http.client
 import http.cookiejar
 import logging
@@ -47,6 +42,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from alignjax.weights.google_drive import ConfirmPage, google_drive_id
 from alignjax.weights.hub import ChecksumMismatchError, sha256_file
 
 __all__ = [
@@ -54,7 +50,7 @@ __all__ = [
     "NotAFileError",
     "RemoteFileNotFoundError",
     "download",
-    "google_drive_id",
+    "google_drive_id",  # re-exported from alignjax.weights.google_drive
     "hash_prefix_from_name",
     "verify_file",
 ]
@@ -65,7 +61,6 @@ CHUNK_SIZE = 1 << 20
 MAX_PAGE_BYTES = 1 << 20  # an HTML answer is read whole only up to this size
 MAX_CONFIRM_HOPS = 3
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) alignjax"  # Drive answers bare clients differently
-_DRIVE_HOSTS = ("drive.google.com", "docs.google.com", "drive.usercontent.google.com")
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]+)\.")  # torch.hub.HASH_REGEX, minus the empty match
 _HTML_START = re.compile(rb"^\s*(<!doctype html|<html|<head|<body)", re.IGNORECASE)
 _TRANSIENT_STATUS = (500, 502, 503, 504)  # retried like a dropped connection
@@ -92,18 +87,6 @@ def hash_prefix_from_name(url_or_name: str) -> str | None:
     """
     name = urllib.parse.urlparse(url_or_name).path.rsplit("/", 1)[-1]
     match = _HASH_IN_NAME.search(name)
-    return match.group(1) if match else None
-
-
-def google_drive_id(url: str) -> str | None:
-    """The file id of a Google Drive URL (``uc?id=``, ``open?id=``, ``/file/d/<id>/view``), else None."""
-    parsed = urllib.parse.urlparse(url)
-    if parsed.hostname not in _DRIVE_HOSTS:
-        return None
-    query = urllib.parse.parse_qs(parsed.query)
-    if query.get("id"):
-        return query["id"][0]
-    match = re.match(r"^/file/d/([A-Za-z0-9_-]+)", parsed.path)
     return match.group(1) if match else None
 
 
@@ -188,74 +171,6 @@ def _looks_like_html(path: Path) -> bool:
         return bool(_HTML_START.match(file.read(512)))
 
 
-class _FormParser(html.parser.HTMLParser):
-    """Collects Drive's download form (action + hidden inputs), ``/uc?export=download`` links and the
-    ``uc-error-subcaption`` text of a confirm page."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.form_action: str | None = None
-        self.form_inputs: dict[str, str] = {}
-        self.links: list[str] = []
-        self.errors: list[str] = []
-        self.title = ""
-        self._in_form = self._in_error = self._in_title = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = {key: value or "" for key, value in attrs}
-        if tag == "form" and attributes.get("id") == "download-form":
-            self.form_action, self._in_form = attributes.get("action", ""), True
-        elif tag == "input" and self._in_form and attributes.get("type") == "hidden" and attributes.get("name"):
-            self.form_inputs[attributes["name"]] = attributes.get("value", "")
-        elif tag == "a" and "export=download" in attributes.get("href", ""):
-            self.links.append(attributes["href"])
-        elif tag == "p" and "uc-error-subcaption" in attributes.get("class", "").split():
-            self._in_error = True
-        elif tag == "title":
-            self._in_title = True
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._in_form = False
-        elif tag == "p":
-            self._in_error = False
-        elif tag == "title":
-            self._in_title = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_error and data.strip():
-            self.errors.append(data.strip())
-        if self._in_title:
-            self.title += data
-
-
-def confirm_url(page: str, page_url: str, cookies: http.cookiejar.CookieJar) -> str | None:
-    """The file URL behind a Google Drive confirm page, or None when the page offers none."""
-    parser = _FormParser()
-    parser.feed(page)
-    if parser.form_action is not None:
-        action = urllib.parse.urljoin(page_url, parser.form_action)
-        parts = urllib.parse.urlsplit(action)
-        query = dict(urllib.parse.parse_qsl(parts.query))
-        query.update(parser.form_inputs)
-        return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
-    if parser.links:
-        return urllib.parse.urljoin(page_url, html.unescape(parser.links[0]))
-    match = re.search(r'"downloadUrl":"([^"]+)"', page)
-    if match:
-        return match.group(1).replace("\\u003d", "=").replace("\\u0026", "&")
-    token = next((c.value for c in cookies if c.name.startswith("download_warning")), None)
-    if token:
-        parts = urllib.parse.urlsplit(page_url)
-        query = dict(urllib.parse.parse_qsl(parts.query))
-        if query.get("confirm") != token:
-            query["confirm"] = token
-            return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
-    if parser.errors:
-        raise DownloadError(f"Google Drive refused {page_url}: {' '.join(parser.errors)}. {_BY_HAND}")
-    return None
-
-
 class _Transfer:
     """One resumable transfer of ``url`` into ``part`` (see ``download``)."""
 
@@ -293,15 +208,16 @@ class _Transfer:
                 if self._stream(response, offset):
                     return
 
-    def _follow(self, page: str, page_url: str, hops: int) -> str:
-        next_url = confirm_url(page, page_url, self.cookies)
-        if next_url is None or hops >= MAX_CONFIRM_HOPS:
-            title = _FormParser()
-            title.feed(page)
-            raise NotAFileError(
-                f"{self.url} answered with a web page ({title.title.strip() or 'no title'!r}) instead of "
-                f"the file, and no download link was found in it. {_BY_HAND}")
-        return next_url
+    def _follow(self, text: str, page_url: str, hops: int) -> str:
+        page = ConfirmPage(text)
+        next_url = page.file_url(page_url, self.cookies)
+        if next_url is not None and hops < MAX_CONFIRM_HOPS:
+            return next_url
+        if page.errors:
+            raise DownloadError(f"Google Drive refused {page_url}: {' '.join(page.errors)}. {_BY_HAND}")
+        raise NotAFileError(
+            f"{self.url} answered with a web page ({page.title.strip() or 'no title'!r}) instead of the "
+            f"file, and no download link was found in it. {_BY_HAND}")
 
     def _stream(self, response: http.client.HTTPResponse, offset: int) -> bool:
         """Appends (206) or writes (200) the body to the part; False when the transfer broke."""

@@ -69,7 +69,7 @@ class UrlSource:
     def cache_name(self) -> str:
         """``<host>/<file name>`` (``<host>/<url hash>-<file name>`` when a query picks the file);
         Google Drive links: ``drive.google.com/<file id>``."""
-        from alignjax.weights.download import google_drive_id
+        from alignjax.weights.google_drive import google_drive_id
 
         drive_id = google_drive_id(self.url)
         if drive_id is not None:
@@ -85,7 +85,8 @@ class UrlSource:
     @property
     def hash_prefix(self) -> str | None:
         """The sha256 prefix in a torch-hub style file name (None for Drive links and plain names)."""
-        from alignjax.weights.download import google_drive_id, hash_prefix_from_name
+        from alignjax.weights.download import hash_prefix_from_name
+        from alignjax.weights.google_drive import google_drive_id
 
         return None if google_drive_id(self.url) else hash_prefix_from_name(self.url)
 

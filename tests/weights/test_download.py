@@ -4,6 +4,7 @@ confirm pages, connections dropped mid-file, resumed ``.part`` files, wrong hash
 from __future__ import annotations
 
 import hashlib
+import http.cookiejar
 import io
 
 import pytest
@@ -11,6 +12,7 @@ import torch
 
 from alignjax.weights import download as dl
 from alignjax.weights import hub
+from alignjax.weights.google_drive import ConfirmPage
 from alignjax.weights.readers import read_state_dict
 from tests.local_http import LocalServer, send_bytes, send_html, send_status
 
@@ -140,6 +142,13 @@ def test_google_drive_confirm_pages(tmp_path, checkpoint, page):
         path = dl.download(server.url(f"/uc?export=download&id={DRIVE_ID}"), tmp_path / DRIVE_ID,
                            sha256=_sha(checkpoint))
         assert path.read_bytes() == checkpoint and len(server.requests) == 2
+
+
+def test_confirm_page_with_a_json_download_url():
+    page = 'var a = {"downloadUrl":"https://drive.usercontent.google.com/download?id\\u003dX\\u0026confirm\\u003dt"};'
+    found = ConfirmPage(page).file_url("https://drive.google.com/uc?id=X", http.cookiejar.CookieJar())
+    assert found == "https://drive.usercontent.google.com/download?id=X&confirm=t"
+    assert ConfirmPage("<html><title>Nothing</title></html>").file_url("https://x/", http.cookiejar.CookieJar()) is None
 
 
 def test_drive_quota_and_login_pages_are_explained(tmp_path):
