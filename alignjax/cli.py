@@ -12,6 +12,7 @@ import pickle
 import sys
 
 from alignjax.attacks.validation import InputError
+from alignjax.weights.download import DownloadError
 
 # subcommand modules under alignjax.commands, in the order `alignjax --help` lists them
 COMMANDS = ("attack", "models", "convert", "align")
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (InputError, FileNotFoundError, KeyError, ValueError, pickle.UnpicklingError) as err:
+    except (InputError, FileNotFoundError, KeyError, ValueError, pickle.UnpicklingError, DownloadError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"alignjax {args.command}: error: {message}", file=sys.stderr)
         return 2

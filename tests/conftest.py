@@ -1,6 +1,7 @@
 """Test configuration (equinox style): strict promotion, 4 virtual CPU devices, seeded data.
 
-Paths to shared real data come from ALIGNJAX_SHARED_DATA or ../shared/data next to the checkout.
+Real data the tests need is in ``tests/fixtures/`` (with its licence and source) or in the package;
+nothing outside the checkout is read.
 """
 
 from __future__ import annotations
@@ -34,23 +35,6 @@ settings.load_profile("ci")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-
-def shared_data_dir() -> Path:
-    env = os.environ.get("ALIGNJAX_SHARED_DATA")
-    if env:
-        return Path(env)
-    return REPO_ROOT.parent / "shared" / "data"
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    path = shared_data_dir()
-    if not path.is_dir():
-        raise FileNotFoundError(
-            f"shared data not found at {path}; set ALIGNJAX_SHARED_DATA to the shared/data folder"
-        )
-    return path
 
 
 @pytest.fixture

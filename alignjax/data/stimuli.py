@@ -5,7 +5,15 @@ CC-BY-4.0). ``fetch_stimuli`` downloads them into ``<dest>/<folder>/<class>/<fil
 against a sha256 manifest (TSV with header ``path  sha256  bytes``, paths relative to the repository
 root), and is resumable: files that already verify are skipped, downloads go to ``<file>.part`` and are
 renamed into place only after their hash matches, so an interrupted run leaves no unverified file under
-a final name. A hash mismatch stops the run with ``ChecksumError`` naming the file, which is not kept.
+a final name; over http(s) a ``.part`` is continued with a Range request
+(``alignjax.weights.download``). A hash mismatch stops the run with ``ChecksumError`` naming the file,
+which is not kept.
+
+The default source is the repository pinned at commit ``ccd0c01`` on raw.githubusercontent.com
+(``$ALIGNJAX_STIMULI_URL`` overrides it, e.g. for a mirror), and the default manifest is the one
+shipped with alignjax (``alignjax/data/resources/texture-vs-shape/``: all 1600 files of that commit),
+so ``fetch_stimuli('cue-conflict', dest)`` needs nothing else. A local source folder that holds its own
+``MANIFEST.sha256.tsv`` is checked against that one instead.
 
 Cue-conflict file names are ``<shape><i>-<texture><j>.png`` (shape class first, texture second).
 """
@@ -16,7 +24,6 @@ import dataclasses
 import hashlib
 import os
 import re
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Sequence
@@ -30,8 +37,11 @@ from tqdm import tqdm
 
 from alignjax.data.image_folder import FileDataset
 
-DEFAULT_BASE_URL = "https://raw.githubusercontent.com/rgeirhos/texture-vs-shape/master"
+SOURCE_COMMIT = "ccd0c01d42c0a8a834e90ec141e7f24fa915dc23"
+DEFAULT_BASE_URL = f"https://raw.githubusercontent.com/rgeirhos/texture-vs-shape/{SOURCE_COMMIT}"
+BASE_URL_ENV = "ALIGNJAX_STIMULI_URL"
 MANIFEST_NAME = "MANIFEST.sha256.tsv"
+BUNDLED_MANIFEST = Path(__file__).resolve().parent / "resources" / "texture-vs-shape" / MANIFEST_NAME
 STIMULUS_FOLDERS = {
     "cue-conflict": "style-transfer-preprocessed-512",
     "edges": "edges",
@@ -112,16 +122,8 @@ def _is_url(base: str) -> bool:
 
 
 def _open_source(base: str, relative: str) -> BinaryIO:
-    """Opens ``<base>/<relative>``; FileNotFoundError when the source lacks it."""
-    if not _is_url(base):
-        return open(Path(base) / relative, "rb")  # noqa: SIM115 - caller closes
-    url = f"{base.rstrip('/')}/{urllib.request.pathname2url(relative)}"
-    try:
-        return urllib.request.urlopen(url, timeout=60)  # noqa: S310 - http(s) only, see fetch_stimuli
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
-            raise FileNotFoundError(url) from error
-        raise
+    """Opens ``<base>/<relative>`` of a local source; FileNotFoundError when the source lacks it."""
+    return open(Path(base) / relative, "rb")
 
 
 def _local_path(file_url: str) -> str:
@@ -132,12 +134,23 @@ def _local_path(file_url: str) -> str:
 
 
 def _default_manifest(base: str) -> Path:
+    """A local source's own manifest, else the one shipped with alignjax."""
     if not _is_url(base) and (Path(base) / MANIFEST_NAME).is_file():
         return Path(base) / MANIFEST_NAME
-    raise ValueError(f"no manifest at {base}; pass manifest= (a {MANIFEST_NAME} with path, sha256, bytes)")
+    return BUNDLED_MANIFEST
 
 
 def _download(base: str, relative: str, target: Path, expected: str) -> None:
+    if _is_url(base):
+        from alignjax.weights.download import download
+        from alignjax.weights.hub import ChecksumMismatchError
+
+        url = f"{base.rstrip('/')}/{urllib.request.pathname2url(relative)}"
+        try:
+            download(url, target, sha256=expected, progress=False)
+        except ChecksumMismatchError as error:
+            raise ChecksumError(relative, expected, error.actual) from error
+        return
     part = target.with_name(target.name + ".part")
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
@@ -156,7 +169,7 @@ def fetch_stimuli(
     set_name: str,
     dest: str | PathLike,
     *,
-    base_url: str | PathLike = DEFAULT_BASE_URL,
+    base_url: str | PathLike | None = None,
     manifest: str | PathLike | None = None,
     subset: Iterable[str] | None = None,
     classes: Sequence[str] | None = None,
@@ -168,8 +181,10 @@ def fetch_stimuli(
     Args:
       set_name: 'cue-conflict', 'edges' or 'filled-silhouettes' (aliases 'edge', 'silhouette').
       dest: local root.
-      base_url: an http(s) or ``file://`` URL or a local folder holding ``stimuli/``.
-      manifest: the sha256 TSV; default ``<base>/MANIFEST.sha256.tsv`` for local bases.
+      base_url: an http(s) or ``file://`` URL or a local folder holding ``stimuli/``; default
+        ``$ALIGNJAX_STIMULI_URL``, else ``DEFAULT_BASE_URL`` (GitHub, pinned to ``SOURCE_COMMIT``).
+      manifest: the sha256 TSV; default ``<base>/MANIFEST.sha256.tsv`` for local bases that have one,
+        else the manifest shipped with alignjax (``BUNDLED_MANIFEST``).
       subset: only these files (``<class>/<file>.png`` or full manifest paths).
       classes: only these class folders.
       allow_missing: skip files the source lacks instead of raising ``MissingStimuliError``.
@@ -178,7 +193,11 @@ def fetch_stimuli(
     Raises:
       ChecksumError: a file's hash differs from the manifest (the run stops; the file is not kept).
       MissingStimuliError: files absent at the source, unless ``allow_missing``.
+      alignjax.weights.download.DownloadError: the source cannot be reached or refuses (the message
+        says how to fix it); files fetched so far are kept and a new run resumes.
     """
+    if base_url is None:
+        base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     base = os.fspath(base_url)
     if _is_url(base) and not base.startswith(("http://", "https://", "file://")):
         raise ValueError(f"unsupported base URL {base!r}: use http(s)://, file:// or a local folder")

@@ -60,6 +60,22 @@ class Preprocessing:
 
 
 @dataclasses.dataclass(frozen=True)
+class RobustAccuracy:
+    """A published robust accuracy: ``accuracy`` percent under AutoAttack at ``norm`` radius ``eps``.
+
+    ``eps_text`` keeps the radius as published (``'8/255'``, ``'0.031'``, ``'0.5'``).
+    """
+
+    norm: str
+    eps: float
+    eps_text: str
+    accuracy: float
+
+    def __str__(self) -> str:
+        return f"{self.accuracy:.2f} ({self.norm} {self.eps_text})"
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """A named model: architecture, checkpoint source, conversion and expectations.
 
@@ -68,14 +84,18 @@ class ModelSpec:
       arch: a key of ``ARCHITECTURES``.
       num_classes: output classes.
       input_shape: (h, w, c) the model expects after preprocessing.
-      source: where the checkpoint lives, e.g. ``hf://org/repo/file.safetensors@<revision>`` or
-        ``bundled:digits_cnn.safetensors``.
-      sha256: hex digest of the checkpoint file when known (verified on download), else None.
+      source: where the checkpoint lives, e.g. ``hf://org/repo/file.safetensors@<revision>``,
+        ``https://...`` (a release file or a Google Drive link) or ``bundled:digits_cnn.safetensors``.
+      sha256: hex digest of the checkpoint file when known (verified on download), else None. The
+        sha256 prefix of a torch-hub style file name in a URL source is verified as well.
       convert: ``state_dict (dict[str, np.ndarray]) -> flax variables``; owns all key surgery.
       preprocessing: input transform.
       arch_kwargs: extra keyword arguments for the architecture builder (as sorted items).
       expected_clean_acc: published clean accuracy in percent, when one exists.
       provenance: where the weights come from, paper and licence.
+      checkpoint_key: the entry of the checkpoint that holds the weights, when automatic selection
+        (``alignjax.weights.readers.select_state_dict``) would not find it (e.g. ``'last'``).
+      expected_robust_acc: the published AutoAttack robust accuracy, for adversarially evaluated models.
     """
 
     name: str
@@ -89,6 +109,8 @@ class ModelSpec:
     arch_kwargs: tuple[tuple[str, Any], ...] = ()
     expected_clean_acc: float | None = None
     provenance: str = ""
+    checkpoint_key: str | None = None
+    expected_robust_acc: RobustAccuracy | None = None
 
 
 MODELS: dict[str, ModelSpec] = {}

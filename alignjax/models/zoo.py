@@ -11,6 +11,10 @@ a file has been downloaded and checked; ``alignjax.weights.hub.sha256_file`` pri
 
 Adversarially trained ImageNet checkpoints (Salman et al. 2020, Singh et al. 2023) are not listed:
 their official hosts are not the hub, and no hub mirror with known file names could be verified.
+
+RobustBench's CIFAR-10 models (``robustbench/cifar10/<threat>/<name>``) and Brain-Score's reference
+models (``brainscore/<identifier>``) come from the files their projects publish; they are registered in
+``alignjax.models.zoo_robustbench`` and ``alignjax.models.zoo_brainscore``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,26 @@
-"""Checkpoint readers (no torch), torch->flax key maps, strict checks and hub I/O."""
+"""Checkpoint readers (no torch), torch->flax key maps, strict checks, hub and URL downloads.
 
-from alignjax.weights.convert import convert_checkpoint, convert_state_dict, list_models, load_model
-from alignjax.weights.readers import read_state_dict
+Names are imported on first use (PEP 562), so ``alignjax.weights.download`` (used by the stimulus
+fetcher) does not pull in the Flax model zoo.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "convert_checkpoint": "alignjax.weights.convert",
+    "convert_state_dict": "alignjax.weights.convert",
+    "list_models": "alignjax.weights.convert",
+    "load_model": "alignjax.weights.convert",
+    "read_state_dict": "alignjax.weights.readers",
+}
 
 __all__ = ["convert_checkpoint", "convert_state_dict", "list_models", "load_model", "read_state_dict"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -10,6 +10,7 @@ and caches the converted file under ``cache_root()/converted``.
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import json
 import logging
@@ -120,7 +121,13 @@ def logits_fn_for(module: Any) -> Callable[[Any, Any], Any]:
 
 
 def _converted_path(spec: ModelSpec, cache_dir: Path) -> Path:
-    tag = (spec.sha256 or "")[:16] or str(hub.parse_source(spec.source)).rpartition("@")[2][:40]
+    parsed = hub.parse_source(spec.source)
+    if spec.sha256:
+        tag = spec.sha256[:16]
+    elif isinstance(parsed, hub.UrlSource):  # the URL itself identifies the file
+        tag = parsed.hash_prefix or hashlib.sha256(parsed.url.encode()).hexdigest()[:16]
+    else:
+        tag = str(parsed).rpartition("@")[2][:40]
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{spec.name}-{tag}")
     return cache_dir / "converted" / f"{safe}.safetensors"
 
@@ -136,9 +143,10 @@ def load_model(
 
     Args:
       name_or_spec: a registry name (``alignjax.models.MODELS``) or a ``ModelSpec``.
-      cache_dir: root for the hub cache (``<cache_dir>/hub``) and converted files
-        (``<cache_dir>/converted``); default ``$ALIGNJAX_CACHE`` or ``~/.cache/alignjax`` (hub files
-        then go to the Hugging Face default cache unless ``ALIGNJAX_CACHE`` is set).
+      cache_dir: root for the hub cache (``<cache_dir>/hub``), URL downloads (``<cache_dir>/downloads``)
+        and converted files (``<cache_dir>/converted``); default ``$ALIGNJAX_CACHE`` or
+        ``~/.cache/alignjax`` (hub files then go to the Hugging Face default cache unless
+        ``ALIGNJAX_CACHE`` is set).
       offline: only use caches (default: ``HF_HUB_OFFLINE``).
       refresh: convert again even when a converted file is cached.
 
@@ -150,17 +158,19 @@ def load_model(
     module = build_architecture(spec.arch, num_classes=spec.num_classes, **arch_kwargs)
     root = Path(cache_dir) if cache_dir is not None else hub.cache_root()
     parsed = hub.parse_source(spec.source)
+    downloaded = isinstance(parsed, (hub.HubSource, hub.UrlSource))
     cached = _converted_path(spec, root)
-    if isinstance(parsed, hub.HubSource) and cached.is_file() and not refresh:
+    if downloaded and cached.is_file() and not refresh:
         variables = check_against_module(module, load_file(str(cached)), spec.input_shape, source=str(cached))
         return logits_fn_for(module), variables, spec
-    hub_cache = Path(cache_dir) / "hub" if cache_dir is not None else None
+    folder = "downloads" if isinstance(parsed, hub.UrlSource) else "hub"
+    hub_cache = Path(cache_dir) / folder if cache_dir is not None else None
     path = hub.fetch(spec.source, sha256=spec.sha256, cache_dir=hub_cache, offline=offline)
-    loaded = load_checkpoint(path)
+    loaded = load_checkpoint(path, key=spec.checkpoint_key)
     variables = convert_state_dict(loaded.state_dict, spec.arch, convert=spec.convert,
                                    input_shape=spec.input_shape, source=f"{spec.name} ({path})",
                                    num_classes=spec.num_classes, **arch_kwargs)
-    if isinstance(parsed, hub.HubSource):
+    if downloaded:
         _write(variables, cached, {
             "name": spec.name, "arch": spec.arch, "source": spec.source,
             "source_sha256": hub.sha256_file(path),
@@ -169,10 +179,11 @@ def load_model(
 
 
 def list_models() -> list[dict[str, Any]]:
-    """One row per registered model (name, arch, source, sha256, accuracy, preprocessing, provenance)."""
+    """One row per registered model (name, arch, source, sha256, accuracies, preprocessing, provenance)."""
     rows = []
     for name in sorted(MODELS):
         spec = MODELS[name]
+        robust = spec.expected_robust_acc
         rows.append({
             "name": name,
             "arch": spec.arch,
@@ -181,6 +192,8 @@ def list_models() -> list[dict[str, Any]]:
             "source": spec.source,
             "sha256": spec.sha256,
             "expected_clean_acc": spec.expected_clean_acc,
+            "expected_robust_acc": None if robust is None else robust.accuracy,
+            "threat_model": None if robust is None else f"{robust.norm} {robust.eps_text}",
             "resize": spec.preprocessing.resize,
             "crop": spec.preprocessing.crop,
             "interpolation": spec.preprocessing.interpolation,

@@ -1,13 +1,18 @@
-"""Checkpoint sources and the only network I/O of alignjax: Hugging Face hub downloads, verified.
+"""Checkpoint sources and where alignjax's network I/O starts: hub and URL downloads, verified.
 
 Sources are strings:
   ``hf://org/repo/path/to/file.safetensors@<revision>`` (revision: a commit hash, tag or branch;
-  omitted means 'main'), ``bundled:<file>`` (the ``weights/`` folder shipped with alignjax), or a
-  local path (``file://`` optional).
+  omitted means 'main'), ``https://...`` (plain URLs and Google Drive links, e.g. RobustBench's and
+  Brain-Score's release files), ``bundled:<file>`` (the ``weights/`` folder shipped with alignjax), or
+  a local path (``file://`` optional).
 
-Files come through ``huggingface_hub.hf_hub_download`` and its cache (``cache_dir``, else
-``$ALIGNJAX_CACHE/hub``, else the Hugging Face default ``HF_HUB_CACHE``). With ``HF_HUB_OFFLINE=1``
-only the cache is used. A known sha256 is checked before the file is handed out.
+Hub files come through ``huggingface_hub.hf_hub_download`` and its cache (``cache_dir``, else
+``$ALIGNJAX_CACHE/hub``, else the Hugging Face default ``HF_HUB_CACHE``). URL files go through
+``alignjax.weights.download`` (resumable, Drive confirm pages) into ``cache_dir``, else
+``cache_root()/downloads``, as ``<host>/<file name>`` (Drive: ``drive.google.com/<file id>``); a file
+saved there by hand is used as is. With ``HF_HUB_OFFLINE=1`` only the caches are used. A known
+sha256, and the sha256 prefix of a torch-hub style file name (``alexnet-owt-7be5be79.pth``), are
+checked before the file is handed out.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ import dataclasses
 import hashlib
 import os
 import re
+import urllib.parse
 from pathlib import Path
 
 __all__ = [
     "ChecksumMismatchError",
     "HubSource",
     "NotCachedError",
+    "UrlSource",
     "cache_root",
     "fetch",
     "is_offline",
@@ -51,14 +58,50 @@ class HubSource:
         return f"hf://{self.repo_id}/{self.filename}@{self.revision}"
 
 
-def parse_source(source: str) -> HubSource | Path | str:
-    """``hf://...`` -> HubSource; ``bundled:name`` -> the name (str); anything else -> a local Path."""
+@dataclasses.dataclass(frozen=True)
+class UrlSource:
+    url: str
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def cache_name(self) -> str:
+        """``<host>/<file name>`` (``<host>/<url hash>-<file name>`` when a query picks the file);
+        Google Drive links: ``drive.google.com/<file id>``."""
+        from alignjax.weights.google_drive import google_drive_id
+
+        drive_id = google_drive_id(self.url)
+        if drive_id is not None:
+            return f"drive.google.com/{drive_id}"
+        parsed = urllib.parse.urlparse(self.url)
+        name = parsed.path.rstrip("/").rsplit("/", 1)[-1]
+        if not name or name in (".", ".."):
+            raise ValueError(f"cannot name a cache file after {self.url!r}: the URL has no file name")
+        if parsed.query:  # the query picks the file (e.g. ?id=...): keep URLs apart
+            name = f"{hashlib.sha256(self.url.encode()).hexdigest()[:16]}-{name}"
+        return f"{parsed.hostname}/{name}"
+
+    @property
+    def hash_prefix(self) -> str | None:
+        """The sha256 prefix in a torch-hub style file name (None for Drive links and plain names)."""
+        from alignjax.weights.download import hash_prefix_from_name
+        from alignjax.weights.google_drive import google_drive_id
+
+        return None if google_drive_id(self.url) else hash_prefix_from_name(self.url)
+
+
+def parse_source(source: str) -> HubSource | UrlSource | Path | str:
+    """``hf://...`` -> HubSource; ``http(s)://...`` -> UrlSource; ``bundled:name`` -> the name (str);
+    anything else -> a local Path."""
     if source.startswith("hf://"):
         rest, _, revision = source[len("hf://"):].partition("@")
         parts = rest.split("/")
         if len(parts) < 3 or not all(parts):
             raise ValueError(f"bad hub source {source!r}; expected hf://org/repo/path/file@revision")
         return HubSource("/".join(parts[:2]), "/".join(parts[2:]), revision or "main")
+    if source.startswith(("http://", "https://")):
+        return UrlSource(source)
     if source.startswith("bundled:"):
         return source[len("bundled:"):]
     return Path(source[len("file://"):] if source.startswith("file://") else source).expanduser()
@@ -105,16 +148,23 @@ def _hub_cache_dir(cache_dir: str | Path | None) -> Path | None:
 
 def fetch(source: str | HubSource, *, sha256: str | None = None, cache_dir: str | Path | None = None,
           offline: bool | None = None) -> Path:
-    """Local path of a checkpoint source, downloaded (hub) and sha256-verified when ``sha256`` is given.
+    """Local path of a checkpoint source, downloaded (hub, URL) and sha256-verified when ``sha256`` is given.
+
+    ``cache_dir`` is the hub cache for ``hf://`` sources and the download folder for URLs.
 
     Raises:
       NotCachedError: offline (``HF_HUB_OFFLINE=1`` or ``offline=True``) and not in the cache.
-      ChecksumMismatchError: the file's digest differs from ``sha256``.
+      ChecksumMismatchError: the file's digest differs from ``sha256`` (or a file name's hash prefix).
       FileNotFoundError: a local or bundled file does not exist.
+      alignjax.weights.download.DownloadError: a URL download failed (the message says how to fix it).
     """
     parsed = parse_source(source) if isinstance(source, str) else source
+    offline = is_offline() if offline is None else offline
     if isinstance(parsed, HubSource):
-        path = _download(parsed, _hub_cache_dir(cache_dir), is_offline() if offline is None else offline)
+        path = _download(parsed, _hub_cache_dir(cache_dir), offline)
+    elif isinstance(parsed, UrlSource):
+        return _download_url(parsed, sha256, Path(cache_dir) if cache_dir else cache_root() / "downloads",
+                             offline)
     elif isinstance(parsed, str):
         from alignjax.models.embedded import bundled_weights_dir
 
@@ -147,3 +197,18 @@ def _download(source: HubSource, cache_dir: Path | None, offline: bool) -> Path:
         ) from err
     except (errors.RepositoryNotFoundError, errors.RevisionNotFoundError, errors.EntryNotFoundError) as err:
         raise FileNotFoundError(f"{source}: {type(err).__name__}: {err}") from err
+
+
+def _download_url(source: UrlSource, sha256: str | None, folder: Path, offline: bool) -> Path:
+    from alignjax.weights.download import download, verify_file
+
+    target = folder / source.cache_name
+    if offline:
+        if not target.is_file():
+            raise NotCachedError(
+                f"{source} is not in the download cache ({target}) and downloading is disabled "
+                "(offline). Download it on a machine with network, save it as that path, or unset "
+                "HF_HUB_OFFLINE")
+        verify_file(target, sha256=sha256, hash_prefix=source.hash_prefix, source=str(source))
+        return target
+    return download(source.url, target, sha256=sha256, hash_prefix=source.hash_prefix)

@@ -20,6 +20,7 @@ from alignjax.data import preprocessing as pp
 from alignjax.models.registry import Preprocessing
 
 TOLERANCE = 1  # uint8 steps, i.e. 1/255
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _triangle(x: np.ndarray) -> np.ndarray:
@@ -217,14 +218,8 @@ def test_place_on_screen_geirhos_geometry(rng):
     )
 
 
-def test_brainscore_pipeline_on_real_stimulus(shared_data):
-    path = next(
-        iter(
-            sorted(
-                (shared_data / "texture-vs-shape/stimuli/style-transfer-preprocessed-512/bird").glob("*.png")
-            )
-        )
-    )
+def test_brainscore_pipeline_on_real_stimulus():
+    path = FIXTURES / "texture-vs-shape/stimuli/style-transfer-preprocessed-512/bird/bird1-airplane2.png"
     raw = np.asarray(Image.open(path).convert("RGB"))
     expected = reference_resize(reference_place_on_screen(raw, 8.0 / 3.0), 224, 224, "bilinear")
     actual = pp.brainscore_images([path], 224, source_degrees=3.0)

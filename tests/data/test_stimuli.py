@@ -1,31 +1,37 @@
-"""The stimulus downloader against ../shared/data/texture-vs-shape as the source: every hash verified,
-resumable after an interruption, tampered files rejected, missing files reported."""
+"""The stimulus downloader with the manifest shipped in alignjax and a 46-file slice of the real set
+(tests/fixtures/texture-vs-shape) as the source: as a local folder, as file:// and over http on
+127.0.0.1 laid out like raw.githubusercontent.com. Every hash verified, interrupted and partial
+downloads resumed, tampered files rejected, missing files reported."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import shutil
-import threading
+import urllib.parse
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
 from alignjax.data import stimuli
+from tests.local_http import LocalServer, send_bytes
 
-
-@pytest.fixture
-def source(shared_data):
-    return shared_data / "texture-vs-shape"
+SOURCE = Path(__file__).resolve().parents[1] / "fixtures" / "texture-vs-shape"
+CUE_CONFLICT = "stimuli/style-transfer-preprocessed-512"
+PRESENT_CUE_CONFLICT = ["bird/bird1-airplane2.png", "bird/bird1-bear1.png", "bird/bird1-bicycle2.png",
+                        "cat/cat1-airplane1.png", "cat/cat1-bird1.png", "cat/cat1-cat3.png"]
 
 
 def _all_files(root):
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
 
-def test_manifest_format(source):
-    manifest = stimuli.read_manifest(source / stimuli.MANIFEST_NAME)
+@pytest.fixture(scope="module")
+def manifest() -> pl.DataFrame:
+    return stimuli.read_manifest(stimuli.BUNDLED_MANIFEST)
+
+
+def test_bundled_manifest_covers_the_full_sets_and_the_fixture(manifest):
     assert manifest.schema == stimuli.MANIFEST_SCHEMA
     counts = manifest.group_by(pl.col("path").str.split("/").list.get(1).alias("folder")).len()
     assert dict(counts.iter_rows()) == {
@@ -33,6 +39,14 @@ def test_manifest_format(source):
         "edges": 160,
         "filled-silhouettes": 160,
     }
+    digests = dict(manifest.select("path", "sha256").iter_rows())
+    fixture = [p for p in _all_files(SOURCE) if p.startswith("stimuli/")]
+    assert len(fixture) == 46
+    for path in fixture:
+        assert stimuli.sha256_of(SOURCE / path) == digests[path], path
+    for name in ("LICENSE", "README.md"):  # licence and provenance travel with the manifest
+        assert (stimuli.BUNDLED_MANIFEST.parent / name).is_file()
+    assert stimuli.SOURCE_COMMIT in (stimuli.BUNDLED_MANIFEST.parent / "README.md").read_text()
 
 
 def test_manifest_paths_cannot_escape_dest(tmp_path):
@@ -42,55 +56,46 @@ def test_manifest_paths_cannot_escape_dest(tmp_path):
         stimuli.read_manifest(bad)
 
 
-def test_fetch_edges_verifies_every_file(source, tmp_path):
-    report = stimuli.fetch_stimuli("edges", tmp_path, base_url=source, progress=False)
-    assert len(report.downloaded) == 160 and not report.skipped and not report.missing
-    fetched = _all_files(tmp_path)
-    assert fetched == sorted(p[len("stimuli/") :] for p in report.downloaded)
-    manifest = stimuli.read_manifest(source / stimuli.MANIFEST_NAME).filter(
-        pl.col("path").str.starts_with("stimuli/edges/")
-    )
-    for path, digest in manifest.select("path", "sha256").iter_rows():
-        assert stimuli.sha256_of(tmp_path / path[len("stimuli/") :]) == digest
-    again = stimuli.fetch_stimuli("edge", tmp_path, base_url=source, progress=False)
-    assert len(again.skipped) == 160 and not again.downloaded
+def test_fetch_from_a_local_folder_verifies_every_file(tmp_path, manifest):
+    report = stimuli.fetch_stimuli("edges", tmp_path, base_url=SOURCE, classes=["bear", "clock"], progress=False)
+    assert len(report.downloaded) == 20 and not report.skipped and not report.missing
+    assert _all_files(tmp_path) == sorted(p[len("stimuli/"):] for p in report.downloaded)
+    expected = manifest.filter(pl.col("path").str.contains("^stimuli/edges/(bear|clock)/"))
+    for path, digest in expected.select("path", "sha256").iter_rows():
+        assert stimuli.sha256_of(tmp_path / path[len("stimuli/"):]) == digest
+    again = stimuli.fetch_stimuli("edge", tmp_path, base_url=SOURCE, classes=["bear", "clock"], progress=False)
+    assert len(again.skipped) == 20 and not again.downloaded
 
 
-def test_file_url_and_class_filter(source, tmp_path):
+def test_file_url_and_class_filter(tmp_path):
+    report = stimuli.fetch_stimuli("silhouette", tmp_path, base_url=SOURCE.as_uri(), classes=["cat"], progress=True)
+    assert len(report.downloaded) == 10
+    assert {p.split("/")[1] for p in _all_files(tmp_path)} == {"cat"}
+
+
+def test_cue_conflict_subset_and_missing_files(tmp_path):
+    with pytest.raises(stimuli.MissingStimuliError, match="1274 of 1280 cue-conflict files are missing"):
+        stimuli.fetch_stimuli("cue-conflict", tmp_path / "a", base_url=SOURCE, progress=False)
     report = stimuli.fetch_stimuli(
-        "silhouette", tmp_path, base_url=source.as_uri(), classes=["cat", "dog"], progress=True
+        "cue-conflict", tmp_path / "b", base_url=SOURCE, subset=PRESENT_CUE_CONFLICT, progress=False
     )
-    assert len(report.downloaded) == 20
-    assert {p.split("/")[1] for p in _all_files(tmp_path)} == {"cat", "dog"}
-
-
-def test_cue_conflict_subset_and_missing_files(source, tmp_path):
-    with pytest.raises(stimuli.MissingStimuliError, match="1120 of 1280 cue-conflict files are missing"):
-        stimuli.fetch_stimuli("cue-conflict", tmp_path / "a", base_url=source, progress=False)
-    present = [
-        p.relative_to(source / "stimuli/style-transfer-preprocessed-512").as_posix()
-        for p in sorted((source / "stimuli/style-transfer-preprocessed-512").glob("*/*.png"))
-    ]
-    assert len(present) == 160
-    report = stimuli.fetch_stimuli(
-        "cue-conflict", tmp_path / "b", base_url=source, subset=present, progress=False
-    )
-    assert len(report.downloaded) == 160
+    assert len(report.downloaded) == 6
     partial = stimuli.fetch_stimuli(
-        "cue-conflict", tmp_path / "c", base_url=source, classes=["bird"], allow_missing=True, progress=False
+        "cue-conflict", tmp_path / "c", base_url=SOURCE, classes=["bird"], allow_missing=True, progress=False
     )
-    assert len(partial.downloaded) == 10 and len(partial.missing) == 70
+    assert len(partial.downloaded) == 3 and len(partial.missing) == 77
     table = stimuli.stimulus_table(tmp_path / "b", "cue-conflict")
-    assert table.height == 160 and (table["shape"] == table["category"]).all()
+    assert table.height == 6 and (table["shape"] == table["category"]).all()
     dataset = stimuli.stimulus_dataset(tmp_path / "b", "cue-conflict", exclude_same=True)
-    assert 0 < len(dataset) < 160 and set(dataset.labels.tolist()) <= set(range(16))
+    assert len(dataset) == 5  # cat1-cat3 has the same shape and texture class
+    assert sorted(set(dataset.labels.tolist())) == [stimuli.CATEGORIES.index(c) for c in ("bird", "cat")]
 
 
 class _Interrupt(Exception):
     pass
 
 
-def test_interrupted_download_resumes(source, tmp_path, monkeypatch):
+def test_interrupted_local_copy_resumes(tmp_path, monkeypatch):
     real_open = stimuli._open_source
     calls = {"n": 0}
 
@@ -117,29 +122,30 @@ def test_interrupted_download_resumes(source, tmp_path, monkeypatch):
 
     monkeypatch.setattr(stimuli, "_open_source", flaky_open)
     with pytest.raises(_Interrupt):
-        stimuli.fetch_stimuli("edges", tmp_path, base_url=source, classes=["airplane"], progress=False)
+        stimuli.fetch_stimuli("edges", tmp_path, base_url=SOURCE, classes=["bear"], progress=False)
     parts = [p for p in _all_files(tmp_path) if p.endswith(".part")]
     finished = [p for p in _all_files(tmp_path) if not p.endswith(".part")]
     assert len(parts) == 1 and len(finished) == 5  # the broken file never appears under its final name
     monkeypatch.setattr(stimuli, "_open_source", real_open)
-    report = stimuli.fetch_stimuli("edges", tmp_path, base_url=source, classes=["airplane"], progress=False)
+    report = stimuli.fetch_stimuli("edges", tmp_path, base_url=SOURCE, classes=["bear"], progress=False)
     assert len(report.skipped) == 5 and len(report.downloaded) == 5
     assert len(_all_files(tmp_path)) == 10 and not any(p.endswith(".part") for p in _all_files(tmp_path))
 
 
-def _copy_class(source, target, folder="edges", name="bear"):
-    manifest = stimuli.read_manifest(source / stimuli.MANIFEST_NAME)
-    shutil.copytree(source / "stimuli" / folder / name, target / "stimuli" / folder / name)
-    manifest.write_csv(target / stimuli.MANIFEST_NAME, separator="\t")
+def _mirror(target: Path, folder: str = "edges", name: str = "bear") -> list[Path]:
+    shutil.copytree(SOURCE / "stimuli" / folder / name, target / "stimuli" / folder / name)
     return sorted((target / "stimuli" / folder / name).glob("*.png"))
 
 
-def test_tampered_source_file_is_rejected(source, tmp_path):
-    files = _copy_class(source, tmp_path / "mirror")
-    tampered = files[3]
-    data = bytearray(tampered.read_bytes())
+def _tamper(path: Path) -> None:
+    data = bytearray(path.read_bytes())
     data[100] ^= 0xFF
-    tampered.write_bytes(bytes(data))
+    path.write_bytes(bytes(data))
+
+
+def test_tampered_source_file_is_rejected(tmp_path):
+    tampered = _mirror(tmp_path / "mirror")[3]
+    _tamper(tampered)
     dest = tmp_path / "dest"
     with pytest.raises(stimuli.ChecksumError, match=f"edges/bear/{tampered.name}") as info:
         stimuli.fetch_stimuli("edges", dest, base_url=tmp_path / "mirror", classes=["bear"], progress=False)
@@ -148,56 +154,87 @@ def test_tampered_source_file_is_rejected(source, tmp_path):
     assert f"edges/bear/{tampered.name}" not in kept and not any(p.endswith(".part") for p in kept)
 
 
-def test_tampered_local_copy_is_fetched_again(source, tmp_path):
-    stimuli.fetch_stimuli("edges", tmp_path, base_url=source, classes=["clock"], progress=False)
-    victim = sorted((tmp_path / "edges" / "clock").glob("*.png"))[0]
+def test_tampered_local_copy_is_fetched_again(tmp_path):
+    stimuli.fetch_stimuli("edges", tmp_path, base_url=SOURCE, classes=["clock"], progress=False)
+    victim = min((tmp_path / "edges" / "clock").glob("*.png"))
     victim.write_bytes(b"tampered")
-    report = stimuli.fetch_stimuli("edges", tmp_path, base_url=source, classes=["clock"], progress=False)
+    report = stimuli.fetch_stimuli("edges", tmp_path, base_url=SOURCE, classes=["clock"], progress=False)
     assert report.downloaded == (f"stimuli/edges/clock/{victim.name}",) and len(report.skipped) == 9
-    assert victim.read_bytes() == (source / "stimuli/edges/clock" / victim.name).read_bytes()
+    assert victim.read_bytes() == (SOURCE / "stimuli/edges/clock" / victim.name).read_bytes()
 
 
-def test_http_source(source, tmp_path):
-    mirror = tmp_path / "mirror"
-    _copy_class(source, mirror, folder="filled-silhouettes", name="knife")
-    handler = functools.partial(_QuietHandler, directory=str(mirror))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            base = f"http://127.0.0.1:{server.server_address[1]}"
-            report = stimuli.fetch_stimuli(
-                "filled-silhouettes",
-                tmp_path / "dest",
-                base_url=base,
-                manifest=mirror / stimuli.MANIFEST_NAME,
-                classes=["knife"],
-                progress=False,
-            )
-            assert len(report.downloaded) == 10
-            with pytest.raises(stimuli.MissingStimuliError, match="10 of 10"):
-                stimuli.fetch_stimuli(
-                    "filled-silhouettes",
-                    tmp_path / "dest2",
-                    base_url=base,
-                    manifest=mirror / stimuli.MANIFEST_NAME,
-                    classes=["oven"],
-                    progress=False,
-                )
-        finally:
-            server.shutdown()
-            thread.join()
-    with pytest.raises(ValueError, match="pass manifest="):
-        stimuli.fetch_stimuli("edges", tmp_path, base_url="https://example.invalid/x", progress=False)
+@pytest.fixture
+def github(tmp_path):
+    """The fixture served under the path of the default source, e.g.
+    http://127.0.0.1:<port>/rgeirhos/texture-vs-shape/<commit>/stimuli/edges/bear/bear1.png."""
+    prefix = urllib.parse.urlparse(stimuli.DEFAULT_BASE_URL).path
+    assert prefix == f"/rgeirhos/texture-vs-shape/{stimuli.SOURCE_COMMIT}"
+    root = tmp_path / "www"
+    shutil.copytree(SOURCE / "stimuli", root / prefix.lstrip("/") / "stimuli")
+    with LocalServer(root) as server:
+        server.base = server.url(prefix)
+        server.files = root / prefix.lstrip("/")
+        yield server
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
-        pass
+def test_default_call_uses_the_bundled_manifest(github, tmp_path, monkeypatch):
+    """``fetch_stimuli('cue-conflict', dest)`` exactly as a user writes it, with the default source
+    pointed (through $ALIGNJAX_STIMULI_URL) at a server that has 6 of the 1280 files."""
+    monkeypatch.setenv(stimuli.BASE_URL_ENV, github.base)
+    dest = tmp_path / "dest"
+    with pytest.raises(stimuli.MissingStimuliError, match="1274 of 1280 cue-conflict files are missing at http"):
+        stimuli.fetch_stimuli("cue-conflict", dest)
+    assert _all_files(dest) == sorted(f"style-transfer-preprocessed-512/{p}" for p in PRESENT_CUE_CONFLICT)
+    report = stimuli.fetch_stimuli("cue-conflict", dest, subset=PRESENT_CUE_CONFLICT)
+    assert len(report.skipped) == 6 and not report.downloaded
 
 
-def test_cue_conflict_names_parse(source):
-    manifest = stimuli.read_manifest(source / stimuli.MANIFEST_NAME)
+def test_http_tampered_file_rejected_and_partial_download_resumed(github, tmp_path):
+    files = sorted((github.files / "stimuli/edges/bear").glob("*.png"))
+    _tamper(files[2])
+    dest = tmp_path / "dest"
+    with pytest.raises(stimuli.ChecksumError, match=f"edges/bear/{files[2].name}"):
+        stimuli.fetch_stimuli("edges", dest, base_url=github.base, classes=["bear"], progress=False)
+    assert f"edges/bear/{files[2].name}" not in _all_files(dest)
+    assert not any(p.endswith(".part") for p in _all_files(dest))
+    shutil.copy(SOURCE / "stimuli/edges/bear" / files[2].name, files[2])  # the source is repaired
+    original = (SOURCE / "stimuli/edges/bear" / files[2].name).read_bytes()
+    part = dest / "edges/bear" / (files[2].name + ".part")
+    part.write_bytes(original[:500])  # an earlier run stopped here
+    github.requests.clear()
+    report = stimuli.fetch_stimuli("edges", dest, base_url=github.base, classes=["bear"], progress=False)
+    # the run had stopped at the third file: two verified ones are skipped, the part resumed, the rest fetched
+    assert report.downloaded[0] == f"stimuli/edges/bear/{files[2].name}"
+    assert len(report.downloaded) == 8 and len(report.skipped) == 2
+    assert github.ranges() == ["bytes=500-"] + [None] * 7
+    assert (dest / "edges/bear" / files[2].name).read_bytes() == original and not part.exists()
+
+
+def test_http_connection_dropped_mid_file_is_resumed(github, tmp_path):
+    name = "stimuli/filled-silhouettes/knife/knife1.png"
+    data = (SOURCE / name).read_bytes()
+    drops = {"n": 0}
+
+    def flaky(handler, query):
+        drops["n"] += 1
+        send_bytes(handler, data, content_type="image/png", drop_after=300 if drops["n"] == 1 else None)
+
+    github.route(urllib.parse.urlparse(f"{github.base}/{name}").path, flaky)
+    report = stimuli.fetch_stimuli("filled-silhouettes", tmp_path, base_url=github.base, classes=["knife"],
+                                   progress=False)
+    assert len(report.downloaded) == 10 and drops["n"] == 2
+    assert (tmp_path / "filled-silhouettes/knife/knife1.png").read_bytes() == data
+    with pytest.raises(stimuli.MissingStimuliError, match="10 of 10"):
+        stimuli.fetch_stimuli("filled-silhouettes", tmp_path / "b", base_url=github.base, classes=["oven"],
+                              progress=False)
+
+
+def test_unsupported_base_url(tmp_path):
+    with pytest.raises(ValueError, match="unsupported base URL"):
+        stimuli.fetch_stimuli("edges", tmp_path, base_url="ftp://example.invalid/x", progress=False)
+
+
+def test_cue_conflict_names_parse(manifest):
     paths = manifest.filter(pl.col("path").str.contains("style-transfer"))["path"].to_list()
     for path in paths:
         shape, texture = stimuli.parse_cue_conflict_name(path)
