@@ -47,11 +47,21 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float
 
-from alignjax.attacks.base import AttackResult, keep_where, per_point_keys, run_attack
+from alignjax.attacks.base import (
+    AttackResult,
+    PassResult,
+    attackable,
+    keep_where,
+    pass_count,
+    per_point_keys,
+    run_all_passes,
+    run_attack,
+    run_pass,
+)
 from alignjax.attacks.losses import cross_entropy, dlr_loss, dlr_targeted_loss
 from alignjax.attacks.projections import l1_projection, project_l2, project_linf, safe_l2_norm
-from alignjax.types import call_model as _call_model
 from alignjax.types import NORMS, Images, Key, Labels, LogitsFn, Mask, Params, PointIds
+from alignjax.types import call_model as _call_model
 
 LOSSES = ("ce", "dlr", "dlr-targeted")
 _MODEL_STREAM = 0x4D4F44  # fold_in tag for stochastic models' keys, apart from point ids
@@ -469,6 +479,70 @@ def largereps_run(
     return result
 
 
+def _model_key(logits_fn: LogitsFn, key: Key, *tags: int) -> Key | None:
+    """Stochastic models' key for one forward pass, a function of the attack key and ``tags``."""
+    if not getattr(logits_fn, "stochastic", False):
+        return None
+    k = jax.random.fold_in(key, _MODEL_STREAM)
+    for tag in tags:
+        k = jax.random.fold_in(k, tag)
+    return k
+
+
+def _check_targets(cfg: APGDConfig, n_classes: int) -> None:
+    if cfg.targeted and cfg.n_target_classes + 1 > n_classes:
+        raise ValueError(
+            f"APGD-T with n_target_classes={cfg.n_target_classes} needs at least "
+            f"{cfg.n_target_classes + 1} classes, the model has {n_classes}"
+        )
+
+
+@pass_count.register
+def _apgd_pass_count(cfg: APGDConfig) -> int:
+    """Runs of ``perturb``: restarts, times the target classes for APGD-T (target-major order)."""
+    return cfg.n_restarts * (cfg.n_target_classes if cfg.targeted else 1)
+
+
+@attackable.register
+def _apgd_attackable(cfg: APGDConfig, logits_fn: LogitsFn, params: Params, x: Images, y: Labels, active: Mask, *,
+                     key: Key) -> Mask:
+    """Active rows correctly classified on the clean ``x`` (stochastic models: model key tag 0)."""
+    clean_logits = _call_model(logits_fn, params, x.astype(jnp.float32), _model_key(logits_fn, key, 0))
+    _check_targets(cfg, clean_logits.shape[-1])
+    return active & (jnp.argmax(clean_logits, axis=-1) == y)
+
+
+@run_pass.register
+def _apgd_pass(cfg: APGDConfig, logits_fn: LogitsFn, params: Params, x: Images, y: Labels, robust: Mask,
+               run: Array, *, key: Key, point_ids: PointIds) -> PassResult:
+    """Run ``run`` of APGD's ``perturb`` (restart ``run % n_restarts`` of target pass ``run // n_restarts``)."""
+    x = x.astype(jnp.float32)
+    run_keys = jax.vmap(lambda k: jax.random.fold_in(k, run))(per_point_keys(key, point_ids))
+    run_model_key = _model_key(logits_fn, key, 1, run)
+    y_target = None
+    if cfg.targeted:
+        # Targets from the clean logits (recomputed per pass, as the reference does), ranked
+        # 2 … n_target_classes+1: ascending argsort, index -(pass + 2).
+        logits = _call_model(logits_fn, params, x, _model_key(logits_fn, key, 2, run))
+        n_classes = logits.shape[-1]
+        _check_targets(cfg, n_classes)
+        rank = n_classes - (run // cfg.n_restarts + 2)
+        order = jnp.argsort(logits, axis=-1)
+        y_target = jnp.take_along_axis(order, jnp.full((x.shape[0], 1), rank), axis=1)[:, 0]
+    common = dict(n_iter=cfg.n_iter, loss=cfg.loss, rho=cfg.rho, eot_iter=cfg.eot_iter, y_target=y_target,
+                  model_key=run_model_key)
+    if cfg.use_largereps:
+        noise = jax.vmap(lambda k: jax.random.normal(k, x.shape[1:], jnp.float32))(run_keys)
+        result = largereps_run(logits_fn, params, x, y, noise, eps=cfg.eps, **common)
+    else:
+        start = random_init(cfg.norm, x, cfg.eps, run_keys)
+        result = apgd_single_run(logits_fn, params, x, y, start, norm=cfg.norm, eps=cfg.eps, custom_init=False,
+                                 **common)
+    # L1 iterates can sit one ulp outside [0, 1] (reference arithmetic); return box-feasible points.
+    return PassResult(x_found=jnp.clip(result.x_best_adv, 0.0, 1.0), broken=robust & ~result.acc,
+                      n_queries=jnp.zeros(x.shape[:1], jnp.int32))
+
+
 @run_attack.register
 def _run_apgd(
     cfg: APGDConfig,
@@ -482,85 +556,4 @@ def _run_apgd(
     point_ids: PointIds,
 ) -> AttackResult:
     """APGD's ``perturb``: restarts (and, for APGD-T, target passes) on the still-robust points."""
-    x = x.astype(jnp.float32)
-    stochastic = getattr(logits_fn, "stochastic", False)
-    model_root = jax.random.fold_in(key, _MODEL_STREAM)
-
-    def model_key(*tags):
-        if not stochastic:
-            return None
-        k = model_root
-        for tag in tags:
-            k = jax.random.fold_in(k, tag)
-        return k
-
-    clean_logits = _call_model(logits_fn, params, x, model_key(0))
-    n_classes = clean_logits.shape[-1]
-    if cfg.targeted and cfg.n_target_classes + 1 > n_classes:
-        raise ValueError(
-            f"APGD-T with n_target_classes={cfg.n_target_classes} needs at least "
-            f"{cfg.n_target_classes + 1} classes, the model has {n_classes}"
-        )
-    robust = active & (jnp.argmax(clean_logits, axis=-1) == y)
-    point_keys = per_point_keys(key, point_ids)
-    n_runs = cfg.n_restarts * (cfg.n_target_classes if cfg.targeted else 1)
-
-    def attack(run, carry):
-        robust, x_adv = carry
-        run_keys = jax.vmap(lambda k: jax.random.fold_in(k, run))(point_keys)
-        run_model_key = model_key(1, run)
-        y_target = None
-        if cfg.targeted:
-            # Targets from the clean logits (recomputed per pass, as the reference does), ranked
-            # 2 … n_target_classes+1: ascending argsort, index -(pass + 2).
-            logits = _call_model(logits_fn, params, x, model_key(2, run))
-            rank = n_classes - (run // cfg.n_restarts + 2)
-            order = jnp.argsort(logits, axis=-1)
-            y_target = jnp.take_along_axis(order, jnp.full((x.shape[0], 1), rank), axis=1)[:, 0]
-        if cfg.use_largereps:
-            noise = jax.vmap(lambda k: jax.random.normal(k, x.shape[1:], jnp.float32))(run_keys)
-            result = largereps_run(
-                logits_fn,
-                params,
-                x,
-                y,
-                noise,
-                eps=cfg.eps,
-                n_iter=cfg.n_iter,
-                loss=cfg.loss,
-                rho=cfg.rho,
-                eot_iter=cfg.eot_iter,
-                y_target=y_target,
-                model_key=run_model_key,
-            )
-        else:
-            result = apgd_single_run(
-                logits_fn,
-                params,
-                x,
-                y,
-                random_init(cfg.norm, x, cfg.eps, run_keys),
-                norm=cfg.norm,
-                eps=cfg.eps,
-                n_iter=cfg.n_iter,
-                loss=cfg.loss,
-                rho=cfg.rho,
-                eot_iter=cfg.eot_iter,
-                y_target=y_target,
-                model_key=run_model_key,
-                custom_init=False,
-            )
-        broken = robust & ~result.acc
-        # L1 iterates can sit one ulp outside [0, 1] (reference arithmetic); return box-feasible points.
-        found = jnp.clip(result.x_best_adv, 0.0, 1.0)
-        return robust & ~broken, keep_where(broken, found, x_adv)
-
-    def maybe_attack(run, carry):
-        return jax.lax.cond(jnp.any(carry[0]), lambda c: attack(run, c), lambda c: c, carry)
-
-    robust, x_adv = jax.lax.fori_loop(0, n_runs, maybe_attack, (robust, x))
-    return AttackResult(
-        x_adv=x_adv,
-        is_adv=active & ~robust,
-        n_queries=jnp.zeros(x.shape[:1], jnp.int32),
-    )
+    return run_all_passes(cfg, logits_fn, params, x, y, active, key=key, point_ids=point_ids)

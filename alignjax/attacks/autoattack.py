@@ -14,7 +14,8 @@ Deliberate differences (documented in the README):
     function of the seed and the attack's config (``attack_key_for``), so
     results do not depend on batch size or on which other points share a batch (the reference seeds
     each batch with one global torch seed, or with the wall clock when no seed is given);
-  * batches have one fixed shape (padded, with a validity mask) so each attack compiles once;
+  * batches have fixed shapes (padded, with a validity mask) so each attack compiles for a few
+    shapes only; between restarts and target passes the survivors are re-packed (``passes.py``);
   * resuming works (the reference's ``EvaluationState`` cannot restore its own file at a392200):
     with ``state_dir`` the run checkpoints after batches and picks up at the first unattacked point.
 """
@@ -33,16 +34,14 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from alignjax.attacks import checks
-from alignjax.attacks.base import run_attack
+from alignjax.attacks.passes import attack_points, padded_batches
 from alignjax.attacks.validation import InputError, validate_images, validate_labels, validate_logits
-from alignjax.types import call_model
-from alignjax.types import Key, LogitsFn, Params
+from alignjax.types import Key, LogitsFn, Params, call_model
 
-_CLEAN_STREAM, _VERIFY_STREAM = 0x434C4E, 0x564552  # fold_in tags for stochastic models' keys
+_CLEAN_STREAM = 0x434C4E  # fold_in tag for stochastic models' keys of the clean pass
 NOT_BROKEN = ""
 CLEAN_ERROR = "clean"
 
@@ -114,34 +113,9 @@ def attack_key_for(key: Key, attacks: Sequence[object], position: int) -> Key:
     return jax.random.fold_in(jax.random.fold_in(key, digest), occurrence)
 
 
-@functools.lru_cache(maxsize=64)
-def compiled_attack(cfg: object, logits_fn: LogitsFn) -> Callable[..., Any]:
-    """One jitted function per (attack config, model): attack + the re-verification forward pass."""
-
-    def attack_and_verify(params, x, y, active, key, point_ids):
-        result = run_attack(cfg, logits_fn, params, x, y, active, key=key, point_ids=point_ids)
-        verify_key = jax.random.fold_in(key, _VERIFY_STREAM)
-        pred = jnp.argmax(call_model(logits_fn, params, result.x_adv, verify_key), axis=-1).astype(jnp.int32)
-        broken = active & (pred != y)
-        return result.x_adv, pred, broken, result.n_queries
-
-    return jax.jit(attack_and_verify)
-
-
 @functools.lru_cache(maxsize=16)
 def compiled_logits(logits_fn: LogitsFn) -> Callable[..., Any]:
     return jax.jit(lambda params, x, key: call_model(logits_fn, params, x, key))
-
-
-def padded_batches(indices: np.ndarray, batch_size: int):
-    """Yields (idx (batch_size,), valid (batch_size,)) chunks; the tail is padded with its first index."""
-    for start in range(0, len(indices), batch_size):
-        chunk = indices[start : start + batch_size]
-        valid = np.zeros(batch_size, bool)
-        valid[: len(chunk)] = True
-        idx = np.full(batch_size, chunk[0], dtype=np.int64)
-        idx[: len(chunk)] = chunk
-        yield idx, valid
 
 
 def clean_predictions(logits_fn: LogitsFn, params: Params, x: np.ndarray, batch_size: int,
@@ -216,29 +190,6 @@ def _fingerprint(x: np.ndarray, y: np.ndarray, attacks: Sequence[object], key: K
     h.update(np.asarray(jax.random.key_data(key)).tobytes())
     h.update(b"individual" if individual else b"cascade")
     return h.hexdigest()
-
-
-def _attack_in_batches(fn, params, x, y, todo, batch_size, attack_key, on_batch) -> None:
-    """Runs one compiled attack over the points ``todo`` in fixed-shape padded batches.
-
-    One batch stays in flight while the host consumes the previous one (explicit transfers only);
-    ``on_batch(indices, x_adv, prediction, broken, n_queries)`` gets the valid rows of each batch.
-    """
-    pending: list[tuple[np.ndarray, np.ndarray, Any]] = []
-
-    def consume(idx: np.ndarray, valid: np.ndarray, out: Any) -> None:
-        rows = [np.asarray(a)[valid] for a in jax.device_get(out)]
-        on_batch(idx[valid], *rows)
-
-    with jax.transfer_guard("disallow"):
-        for idx, valid in padded_batches(todo, batch_size):
-            out = fn(params, jax.device_put(x[idx]), jax.device_put(y[idx]), jax.device_put(valid), attack_key,
-                     jax.device_put(idx.astype(np.int32)))
-            pending.append((idx, valid, out))
-            if len(pending) > 1:
-                consume(*pending.pop(0))
-        while pending:
-            consume(*pending.pop(0))
 
 
 def _sanity_checks(logits_fn, params, x, y, logits, attacks, key, batch_size) -> list[str]:
@@ -331,7 +282,6 @@ def run_autoattack(
     for position in range(state.attack_index, len(attacks)):
         cfg = attacks[position]
         name = _attack_name(cfg)
-        fn = compiled_attack(cfg, logits_fn)
         attack_key = attack_key_for(key, attacks, position)
         if individual:  # individual runs resume per attack, not mid-attack
             state.attempted[:] = False
@@ -363,7 +313,7 @@ def run_autoattack(
                 state.elapsed = time.time() - start
                 state.save(state_path, fingerprint)
 
-        _attack_in_batches(fn, params, x, y, todo, batch_size, attack_key, on_batch)
+        batch_size = attack_points(cfg, logits_fn, params, x, y, todo, batch_size, attack_key, on_batch, log)
 
         seconds = time.time() - attack_start
         if individual:

@@ -97,3 +97,72 @@ def predict(logits_fn: LogitsFn, params: Params, x: Images) -> Labels:
 def keep_where(mask: Mask, new: Images, old: Images) -> Images:
     """Per-example select: rows of ``new`` where ``mask`` else rows of ``old``."""
     return jnp.where(mask.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
+
+
+class PassResult(NamedTuple):
+    """What one pass (one restart, or one target class of one restart) returns for one batch.
+
+    Attributes:
+      x_found: (b, h, w, c) the pass's candidate adversarial points (anything on rows not broken).
+      broken: (b,) rows of the pass's ``robust`` input that the pass broke, by the attack's own test.
+      n_queries: (b,) forward passes the pass spent per point (Square), else zeros.
+    """
+
+    x_found: Images
+    broken: Bool[Array, " b"]
+    n_queries: Int[Array, " b"]
+
+
+@functools.singledispatch
+def pass_count(cfg: object) -> int:
+    """How many passes (restarts x target classes) the attack runs; the config type registers it.
+
+    Attacks that register ``pass_count``, ``attackable`` and ``run_pass`` get survivor compaction in
+    the cascade (``passes.attack_group``): between passes, the rows still robust are re-packed into a
+    smaller batch, as the reference's ``perturb`` indexes ``acc.nonzero()``. Attacks that register only
+    ``run_attack`` run whole, on the padded batch.
+    """
+    raise TypeError(f"{type(cfg).__name__} has no pass structure")
+
+
+@functools.singledispatch
+def attackable(cfg: object, logits_fn: LogitsFn, params: Params, x: Images, y: Labels, active: Mask, *,
+               key: Key) -> Mask:
+    """(b,) rows the attack works on: active and correctly classified on the clean ``x``."""
+    raise TypeError(f"{type(cfg).__name__} has no pass structure")
+
+
+@functools.singledispatch
+def run_pass(cfg: object, logits_fn: LogitsFn, params: Params, x: Images, y: Labels, robust: Mask,
+             pass_index: Int[Array, ""], *, key: Key, point_ids: PointIds) -> PassResult:
+    """Runs pass ``pass_index`` on the rows ``robust`` (its randomness: ``key``, ``point_ids``, the index)."""
+    raise TypeError(f"{type(cfg).__name__} has no pass structure")
+
+
+def has_passes(cfg: object) -> bool:
+    """Whether ``cfg``'s type registered the pass structure (``pass_count`` and ``run_pass``)."""
+    return pass_count.dispatch(type(cfg)) is not pass_count.dispatch(object)
+
+
+def run_all_passes(cfg: object, logits_fn: LogitsFn, params: Params, x: Images, y: Labels, active: Mask, *,
+                   key: Key, point_ids: PointIds) -> AttackResult:
+    """Every pass in one traced program (``run_attack`` of the pass-structured attacks).
+
+    Passes run in order on the rows not yet broken; a pass is skipped (``lax.cond``) once none is
+    left. A broken row keeps the first pass's adversarial point. ``is_adv`` is ``active & ~robust``:
+    also True on active rows misclassified when clean (they come back as ``x``).
+    """
+    x = x.astype(jnp.float32)
+    robust = attackable(cfg, logits_fn, params, x, y, active, key=key)
+
+    def one_pass(index, carry):
+        def attack(carry):
+            x_adv, robust, queries = carry
+            found = run_pass(cfg, logits_fn, params, x, y, robust, index, key=key, point_ids=point_ids)
+            return keep_where(found.broken, found.x_found, x_adv), robust & ~found.broken, queries + found.n_queries
+
+        return jax.lax.cond(jnp.any(carry[1]), attack, lambda c: c, carry)
+
+    init = (x, robust, jnp.zeros(x.shape[:1], jnp.int32))
+    x_adv, robust, queries = jax.lax.fori_loop(0, pass_count(cfg), one_pass, init)
+    return AttackResult(x_adv=x_adv, is_adv=active & ~robust, n_queries=queries)

@@ -37,7 +37,9 @@ Deliberate deviations:
   leaves it out of ``acc`` and returns ``x``; the cascade's re-verification agrees).
 
 Untargeted FAB needs the full Jacobian: one VJP per class (``vmap`` over one-hot cotangents), i.e. about
-``k`` backward passes and a (b, k, d) array per iteration, as the reference's ``g2``.
+``k`` backward passes per iteration, as the reference's ``g2``. Where the (b, k, d) array would exceed
+``JACOBIAN_CHUNK_BYTES`` (1000-class ImageNet models), it is built a chunk of classes at a time and
+only the closest hyperplane is kept (the same choice, in bounded memory).
 """
 
 from __future__ import annotations
@@ -51,7 +53,17 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Bool, Float, Int
 
-from alignjax.attacks.base import AttackResult, flat_norm, per_point_keys, run_attack
+from alignjax.attacks.base import (
+    AttackResult,
+    PassResult,
+    attackable,
+    flat_norm,
+    pass_count,
+    per_point_keys,
+    run_all_passes,
+    run_attack,
+    run_pass,
+)
 from alignjax.attacks.fab_projections import project_onto_hyperplane_box
 from alignjax.types import NORMS, Images, Key, Labels, LogitsFn, Mask, Params, PointIds
 
@@ -133,6 +145,10 @@ class FABState(NamedTuple):
     norm_best: Float[Array, " b"]
 
 
+# Untargeted FAB's Jacobian is built this many bytes at a time at most (class chunks; see below).
+JACOBIAN_CHUNK_BYTES = 1 << 28
+
+
 def _logit_differences(
     cfg: FABConfig, logits_fn: LogitsFn, params: Params, x1: Images, y: Labels, target: Labels
 ) -> tuple[Float[Array, "b k"], Float[Array, "b k d"]]:
@@ -170,6 +186,54 @@ def _dual_norm(dg: Float[Array, "b k d"], norm: str) -> Float[Array, "b k"]:
     return jnp.max(jnp.abs(dg), axis=-1)
 
 
+def _classes_per_chunk(batch: int, n_features: int, n_classes: int) -> int:
+    return int(max(1, min(n_classes, JACOBIAN_CHUNK_BYTES // (4 * batch * n_features))))
+
+
+def _closest_hyperplane_in_chunks(
+    cfg: FABConfig, logits_fn: LogitsFn, params: Params, x1: Images, y: Labels, chunk: int
+) -> tuple[Float[Array, " b"], Float[Array, "b d"]]:
+    """Untargeted: ``(df, dg)`` of the closest linearised boundary, the Jacobian ``chunk`` classes at a time.
+
+    The same choice as the full (b, k, d) Jacobian (first minimum of ``|df| / ||dg||_dual``), in
+    O(b * chunk * d) memory: a 1000-class ImageNet model at 224 px would need 0.6 GB per image.
+    """
+    batch = x1.shape[0]
+    rows = jnp.arange(batch)
+    logits, pullback = jax.vjp(lambda images: logits_fn(params, images), x1)
+    n_classes = logits.shape[1]
+    (grad_own,) = pullback(jax.nn.one_hot(y, n_classes, dtype=logits.dtype))
+    grad_own = grad_own.reshape(batch, -1)
+    own = jax.nn.one_hot(y, n_classes, dtype=jnp.bool_)
+    df_all = jnp.where(own, _DF_OWN_CLASS, logits - logits[rows, y][:, None])
+    n_chunks = -(-n_classes // chunk)
+
+    def one_chunk(best, start):
+        classes = start + jnp.arange(chunk)
+        exists = classes < n_classes
+        cotangents = jax.nn.one_hot(classes, n_classes, dtype=logits.dtype)  # zero rows past the end
+        (grads,) = jax.vmap(pullback)(jnp.broadcast_to(cotangents[:, None, :], (chunk, batch, n_classes)))
+        dg = jnp.swapaxes(grads.reshape(chunk, batch, -1), 0, 1) - grad_own[:, None, :]
+        df = jnp.take(df_all, jnp.minimum(classes, n_classes - 1), axis=1)
+        distance = jnp.where(exists, jnp.abs(df) / (1e-12 + _dual_norm(dg, cfg.norm)), jnp.inf)
+        local = jnp.argmin(distance, axis=1)
+        local_distance = distance[rows, local]
+        better = local_distance < best[0]  # strict: an earlier class wins ties, as argmin does
+        return (
+            jnp.where(better, local_distance, best[0]),
+            jnp.where(better, df[rows, local], best[1]),
+            jnp.where(better[:, None], dg[rows, local], best[2]),
+        ), None
+
+    init = (
+        jnp.full((batch,), jnp.inf, jnp.float32),
+        jnp.zeros((batch,), jnp.float32),
+        jnp.zeros((batch, grad_own.shape[1]), jnp.float32),
+    )
+    (_, df_best, dg_best), _ = lax.scan(one_chunk, init, jnp.arange(n_chunks) * chunk)
+    return df_best, dg_best
+
+
 def fab_step(
     cfg: FABConfig,
     logits_fn: LogitsFn,
@@ -198,11 +262,17 @@ def fab_step(
     batch = x0.shape[0]
     rows = jnp.arange(batch)
     x1 = state.x1
-    df, dg = _logit_differences(cfg, logits_fn, params, x1.reshape(batch, *image_shape), y, target)
-    distance = jnp.abs(df) / (1e-12 + _dual_norm(dg, cfg.norm))
-    closest = jnp.argmin(distance, axis=1)
-    w = dg[rows, closest]
-    b = -df[rows, closest] + jnp.sum(w * x1, axis=-1)
+    images = x1.reshape(batch, *image_shape)
+    n_classes = jax.eval_shape(lambda z: logits_fn(params, z), images).shape[-1]
+    chunk = _classes_per_chunk(batch, x1.shape[1], n_classes)
+    if cfg.targeted or chunk >= n_classes:
+        df, dg = _logit_differences(cfg, logits_fn, params, images, y, target)
+        distance = jnp.abs(df) / (1e-12 + _dual_norm(dg, cfg.norm))
+        closest = jnp.argmin(distance, axis=1)
+        df_closest, w = df[rows, closest], dg[rows, closest]
+    else:
+        df_closest, w = _closest_hyperplane_in_chunks(cfg, logits_fn, params, images, y, chunk)
+    b = -df_closest + jnp.sum(w * x1, axis=-1)
 
     deltas = project_onto_hyperplane_box(
         jnp.concatenate([x1, x0]), jnp.concatenate([w, w]), jnp.concatenate([b, b]), cfg.norm
@@ -280,9 +350,66 @@ def fab_single_run(
     return x_adv.reshape(x.shape), found
 
 
-class _PassCarry(NamedTuple):
-    x_adv: Images
-    robust: Mask
+def _refuse_stochastic(logits_fn: LogitsFn) -> None:
+    if getattr(logits_fn, "stochastic", False):
+        raise ValueError(
+            "FAB needs a deterministic model; stochastic logits functions are attacked with APGD "
+            "(AutoAttack's 'rand' version runs APGD-CE and APGD-DLR only)"
+        )
+
+
+def _check_targets(cfg: FABConfig, n_classes: int) -> None:
+    if cfg.targeted and cfg.n_target_classes + 1 > n_classes:
+        raise ValueError(
+            f"FAB-T with n_target_classes={cfg.n_target_classes} needs at least "
+            f"{cfg.n_target_classes + 1} classes; the model has {n_classes}"
+        )
+
+
+@pass_count.register
+def _fab_pass_count(cfg: FABConfig) -> int:
+    """(target, restart) passes in the reference's order: target-major."""
+    return (cfg.n_target_classes if cfg.targeted else 1) * cfg.n_restarts
+
+
+@attackable.register
+def _fab_attackable(cfg: FABConfig, logits_fn: LogitsFn, params: Params, x: Images, y: Labels, active: Mask, *,
+                    key: Key) -> Mask:
+    """Active rows correctly classified on the clean ``x``."""
+    _refuse_stochastic(logits_fn)
+    clean_logits = logits_fn(params, x.astype(jnp.float32))
+    _check_targets(cfg, clean_logits.shape[-1])
+    return active & (jnp.argmax(clean_logits, axis=-1) == y)
+
+
+@run_pass.register
+def _fab_pass(cfg: FABConfig, logits_fn: LogitsFn, params: Params, x: Images, y: Labels, robust: Mask,
+              pass_index: Int[Array, ""], *, key: Key, point_ids: PointIds) -> PassResult:
+    """Restart ``pass_index % n_restarts`` against target ``pass_index // n_restarts`` on the rows ``robust``.
+
+    Accepted where the prediction differs from ``y`` and the ``cfg.norm`` distance to ``x`` is at most
+    ``cfg.eps`` (rejected if larger), as the reference's ``perturb``.
+    """
+    _refuse_stochastic(logits_fn)
+    x = x.astype(jnp.float32)
+    clean_logits = logits_fn(params, x)
+    n_classes = clean_logits.shape[-1]
+    _check_targets(cfg, n_classes)
+    target_index = pass_index // cfg.n_restarts
+    restart = pass_index % cfg.n_restarts
+    ranked = jnp.argsort(clean_logits, axis=-1)  # ascending, as torch.sort(...)[1]
+    target = jnp.take_along_axis(ranked, jnp.full((x.shape[0], 1), n_classes - 2 - target_index), axis=1)[:, 0]
+    keys = jax.vmap(lambda k: jax.random.fold_in(jax.random.fold_in(k, target_index), restart))(
+        per_point_keys(key, point_ids)
+    )
+    x_flat = x.reshape(x.shape[0], -1)
+    if cfg.n_restarts > 1:  # static: with one restart (FAB-T in AutoAttack) no start is random
+        x_flat = jnp.where(restart > 0, random_start(cfg, x_flat, keys), x_flat)
+    candidate, _ = fab_single_run(cfg, logits_fn, params, x, y, target, x_flat.reshape(x.shape))
+    still_correct = jnp.argmax(logits_fn(params, candidate), axis=-1) == y
+    too_far = flat_norm(x - candidate, cfg.norm) > cfg.eps
+    return PassResult(x_found=candidate, broken=robust & ~(still_correct | too_far),
+                      n_queries=jnp.zeros(x.shape[:1], jnp.int32))
 
 
 @run_attack.register
@@ -316,52 +443,4 @@ def run_fab(
     Returns:
       AttackResult; ``x_adv`` is ``x`` on rows not broken.
     """
-    if getattr(logits_fn, "stochastic", False):
-        raise ValueError(
-            "FAB needs a deterministic model; stochastic logits functions are attacked with APGD "
-            "(AutoAttack's 'rand' version runs APGD-CE and APGD-DLR only)"
-        )
-    x = x.astype(jnp.float32)
-    clean_logits = logits_fn(params, x)
-    n_classes = clean_logits.shape[-1]
-    if cfg.targeted and cfg.n_target_classes + 1 > n_classes:
-        raise ValueError(
-            f"FAB-T with n_target_classes={cfg.n_target_classes} needs at least "
-            f"{cfg.n_target_classes + 1} classes; the model has {n_classes}"
-        )
-    n_targets = cfg.n_target_classes if cfg.targeted else 1
-    ranked = jnp.argsort(clean_logits, axis=-1)  # ascending, as torch.sort(...)[1]
-    point_keys = per_point_keys(key, point_ids)
-    robust = active & (jnp.argmax(clean_logits, axis=-1) == y)
-
-    def one_pass(pass_index: Int[Array, ""], carry: _PassCarry) -> _PassCarry:
-        target_index = pass_index // cfg.n_restarts
-        restart = pass_index % cfg.n_restarts
-        target = ranked[:, n_classes - 2 - target_index]  # target_class = 2 + target_index
-
-        def attack(carry: _PassCarry) -> _PassCarry:
-            keys = jax.vmap(lambda k: jax.random.fold_in(jax.random.fold_in(k, target_index), restart))(
-                point_keys
-            )
-            x_flat = x.reshape(x.shape[0], -1)
-            if cfg.n_restarts > 1:  # static: with one restart (FAB-T in AutoAttack) no start is random
-                x_flat = jnp.where(restart > 0, random_start(cfg, x_flat, keys), x_flat)
-            start = x_flat.reshape(x.shape)
-            candidate, _ = fab_single_run(cfg, logits_fn, params, x, y, target, start)
-            still_correct = jnp.argmax(logits_fn(params, candidate), axis=-1) == y
-            too_far = flat_norm(x - candidate, cfg.norm) > cfg.eps
-            broken = carry.robust & ~(still_correct | too_far)
-            shape = (-1,) + (1,) * (x.ndim - 1)
-            return _PassCarry(
-                x_adv=jnp.where(broken.reshape(shape), candidate, carry.x_adv),
-                robust=carry.robust & ~broken,
-            )
-
-        return lax.cond(jnp.any(carry.robust), attack, lambda c: c, carry)
-
-    final = lax.fori_loop(0, n_targets * cfg.n_restarts, one_pass, _PassCarry(x_adv=x, robust=robust))
-    return AttackResult(
-        x_adv=final.x_adv,
-        is_adv=active & ~final.robust,
-        n_queries=jnp.zeros(x.shape[:1], jnp.int32),
-    )
+    return run_all_passes(cfg, logits_fn, params, x, y, active, key=key, point_ids=point_ids)

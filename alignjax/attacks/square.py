@@ -29,7 +29,9 @@ Deliberate deviations:
     transposition per image, as the original square-attack repository (max-andr/square-attack) does,
     minus its re-sampling of Linf signs that would not change the window.
   * Batches are masked instead of shrunk with ``nonzero()``; the per-iteration stop (the reference's
-    ``break``) is a ``lax.while_loop`` condition. Rows that are inactive, or misclassified before the
+    ``break``) is tested every ``ITERATIONS_PER_STOP_TEST`` iterations (a ``lax.while_loop`` over
+    chunks, so the GPU does not sync with the host every iteration); iterations after the stop change
+    nothing. The cascade re-packs the rows not yet broken between restarts (``passes.py``). Rows that are inactive, or misclassified before the
     attack, are not attacked and cost 0 queries.
   * L2/L1 start blocks that would stick out of the image are cropped (the reference raises for such
     image sizes, e.g. h = 12); images must be at least 5 pixels high for L2/L1.
@@ -51,12 +53,24 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
-from alignjax.attacks.base import AttackResult, keep_where, per_point_keys, run_attack
+from alignjax.attacks.base import (
+    AttackResult,
+    PassResult,
+    attackable,
+    keep_where,
+    pass_count,
+    per_point_keys,
+    run_all_passes,
+    run_attack,
+    run_pass,
+)
 from alignjax.attacks.losses import margin_loss
 from alignjax.attacks.projections import l1_projection
 from alignjax.types import NORMS, Images, Key, Labels, LogitsFn, Mask, Params, PointIds
 
 WINDOW_MODES = ("shared", "per_example")
+# Iterations between two evaluations of the early-stop test (one host read-back each on GPU).
+ITERATIONS_PER_STOP_TEST = 16
 # Iteration thresholds of the p schedule: p = p_init / 2**k for the k-th interval (reference values).
 _SCHEDULE_BOUNDS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
 
@@ -421,7 +435,7 @@ def _single_run(cfg, logits_fn, params, x, y, active, key, point_ids):
         return (s.it < cfg.n_queries) & jnp.any(active & (s.margin_min > 0.0))
 
     def body(s: _State) -> _State:
-        todo = active & (s.margin_min > 0.0)
+        todo = active & (s.margin_min > 0.0) & (s.it < cfg.n_queries)
         run = jnp.sum(s.it >= starts) - 1
         side = sides[run]
         draws = sample_draws(cfg, keys.shared, keys.step_points, s.it, side, shape)
@@ -437,8 +451,39 @@ def _single_run(cfg, logits_fn, params, x, y, active, key, point_ids):
             s.n_queries + todo.astype(jnp.int32),
         )
 
-    state = jax.lax.while_loop(cond, body, state)
+    # The reference's per-iteration ``break`` as a stop test between chunks of iterations: a
+    # while_loop predicate is read back by the host every trip on GPU, so one trip runs
+    # ITERATIONS_PER_STOP_TEST iterations; an iteration with nothing left to do changes no row.
+    chunk = min(ITERATIONS_PER_STOP_TEST, cfg.n_queries)
+    state = jax.lax.while_loop(cond, lambda s: jax.lax.fori_loop(0, chunk, lambda _, t: body(t), s), state)
     return state.x_best, state.n_queries
+
+
+@pass_count.register
+def _square_pass_count(cfg: SquareConfig) -> int:
+    return cfg.n_restarts
+
+
+@attackable.register
+def _square_attackable(cfg: SquareConfig, logits_fn: LogitsFn, params: Params, x: Images, y: Labels,
+                       active: Mask, *, key: Key) -> Mask:
+    """Active rows correctly classified on the clean ``x``."""
+    return active & (jnp.argmax(logits_fn(params, x.astype(jnp.float32)), axis=-1) == y.astype(jnp.int32))
+
+
+@run_pass.register
+def _square_pass(cfg: SquareConfig, logits_fn: LogitsFn, params: Params, x: Images, y: Labels, robust: Mask,
+                 restart: Array, *, key: Key, point_ids: PointIds) -> PassResult:
+    """Restart ``restart`` from scratch on the rows ``robust``, with key ``fold_in(key, restart)``.
+
+    A row counts as broken when ``argmax(logits(x_best)) != y`` (one forward pass per restart, not
+    counted in n_queries).
+    """
+    x32 = x.astype(jnp.float32)
+    y = y.astype(jnp.int32)
+    x_best, spent = _single_run(cfg, logits_fn, params, x32, y, robust, jax.random.fold_in(key, restart), point_ids)
+    broken = robust & (jnp.argmax(logits_fn(params, x_best), axis=-1) != y)
+    return PassResult(x_found=x_best, broken=broken, n_queries=spent)
 
 
 @run_attack.register
@@ -455,22 +500,7 @@ def _run_square(
 ) -> AttackResult:
     """Square Attack on one batch (the reference's ``perturb``, masked and jittable with cfg static).
 
-    Only rows that are active and correctly classified on ``x`` are attacked. Each restart starts from
-    scratch on the rows not yet broken, with key ``fold_in(key, restart)``. A row counts as broken
-    when ``argmax(logits(x_best)) != y`` (one forward pass per restart, not counted in n_queries).
+    Only rows that are active and correctly classified on ``x`` are attacked; each restart runs on
+    the rows not yet broken (``_square_pass``).
     """
-    x32 = x.astype(jnp.float32)
-    y = y.astype(jnp.int32)
-    robust = active & (jnp.argmax(logits_fn(params, x32), axis=-1) == y)
-
-    def restart(r, carry):
-        x_adv, is_adv, n_queries = carry
-        todo = robust & ~is_adv
-        restart_key = jax.random.fold_in(key, r)
-        x_best, spent = _single_run(cfg, logits_fn, params, x32, y, todo, restart_key, point_ids)
-        broken = todo & (jnp.argmax(logits_fn(params, x_best), axis=-1) != y)
-        return keep_where(broken, x_best, x_adv), is_adv | broken, n_queries + spent
-
-    init = (x32, jnp.zeros_like(robust), jnp.zeros(y.shape, jnp.int32))
-    x_adv, is_adv, n_queries = jax.lax.fori_loop(0, cfg.n_restarts, restart, init)
-    return AttackResult(x_adv.astype(x.dtype), is_adv, n_queries)
+    return run_all_passes(cfg, logits_fn, params, x, y.astype(jnp.int32), active, key=key, point_ids=point_ids)

@@ -15,7 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from alignjax.attacks.autoattack import compiled_attack, run_autoattack
+from alignjax.attacks.autoattack import run_autoattack
+from alignjax.attacks.passes import compiled_attack
 from alignjax.attacks.base import AttackResult, keep_where, per_point_keys, run_attack
 from alignjax.attacks.report import prepare_output_dir, write_results
 from alignjax.attacks.validation import InputError

@@ -1,0 +1,179 @@
+"""Survivor compaction, batch back-off, Square's chunked stop test and FAB's class chunks give the
+same per-point results as the whole-batch programs they replace (issue: attack speed)."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from alignjax.attacks import fab, passes, square
+from alignjax.attacks.apgd import APGDConfig
+from alignjax.attacks.autoattack import attack_key_for, run_autoattack
+from alignjax.attacks.base import has_passes, run_attack
+from alignjax.attacks.fab import FABConfig
+from alignjax.attacks.precision import with_compute_dtype
+from alignjax.attacks.square import SquareConfig
+from alignjax.data.digits import digits_split
+from alignjax.models import load_embedded
+
+N = 48
+
+
+@pytest.fixture(scope="module")
+def digits():
+    logits_fn, variables = load_embedded()
+    test = digits_split("test")
+    return logits_fn, variables, np.asarray(test.x[:N]), np.asarray(test.y[:N])
+
+
+def whole_batch(cfg, digits):
+    """The attack as one jitted program on the whole (unpacked) batch: the pre-compaction behaviour."""
+    logits_fn, variables, x, y = digits
+    key = jax.random.key(5)
+    fn = jax.jit(lambda p, xb, yb, act, k, ids: run_attack(cfg, logits_fn, p, xb, yb, act, key=k, point_ids=ids))
+    out = fn(variables, x, y, np.ones(len(x), bool), key, np.arange(len(x), dtype=np.int32))
+    x_adv = np.asarray(out.x_adv)
+    pred = np.asarray(jax.jit(logits_fn)(variables, x_adv)).argmax(1)
+    return x_adv, pred != y
+
+
+CONFIGS = [
+    APGDConfig("Linf", 0.12, n_iter=8, loss="dlr-targeted", n_target_classes=3),
+    APGDConfig("L2", 0.6, n_iter=8, n_restarts=3),
+    FABConfig("Linf", 0.12, n_iter=6, targeted=True, n_target_classes=3),
+    SquareConfig("Linf", 0.12, n_queries=40, n_restarts=2),
+]
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.name}-{c.norm}")
+def test_compacted_passes_equal_the_whole_batch_program(cfg, digits):
+    assert has_passes(cfg)
+    logits_fn, variables, x, y = digits
+    result = run_autoattack(logits_fn, variables, x, y, attacks=(cfg,), key=jax.random.key(5), batch_size=32,
+                            run_checks=False)
+    # the cascade's attack key is derived from the run key; rerun the whole program with that key
+    key = attack_key_for(jax.random.key(5), (cfg,), 0)
+    fn = jax.jit(lambda p, xb, yb, act, k, ids: run_attack(cfg, logits_fn, p, xb, yb, act, key=k, point_ids=ids))
+    clean = np.asarray(jax.jit(logits_fn)(variables, x)).argmax(1) == y
+    out = fn(variables, x, y, clean, key, np.arange(len(x), dtype=np.int32))
+    x_whole = np.asarray(out.x_adv)
+    broken_whole = clean & (np.asarray(jax.jit(logits_fn)(variables, x_whole)).argmax(1) != y)
+    assert 0 < broken_whole.sum() < clean.sum(), "choose eps so that the attack breaks some points, not all"
+    np.testing.assert_array_equal(~result.robust & result.clean_correct, broken_whole)
+    np.testing.assert_allclose(result.x_adv[broken_whole], x_whole[broken_whole], atol=1e-6)
+
+
+def test_bucket_sizes_are_powers_of_two_capped_by_the_batch():
+    assert [passes.bucket_size(m, 500) for m in (1, 2, 3, 5, 64, 65, 257, 500)] == [1, 2, 4, 8, 64, 128, 500, 500]
+    assert passes.bucket_size(3, 500, n_devices=8) == 8
+    assert passes.bucket_size(3, 6, n_devices=8) == 6
+
+
+def test_out_of_memory_halves_the_batch_and_keeps_the_results(digits, monkeypatch):
+    logits_fn, variables, x, y = digits
+    cfg = APGDConfig("Linf", 0.12, n_iter=5)
+    expected = run_autoattack(logits_fn, variables, x, y, attacks=(cfg,), key=jax.random.key(2), batch_size=16,
+                              run_checks=False)
+    real_group = passes.attack_group
+    seen = []
+
+    def group_that_fits_only_8(cfg_, logits_fn_, params, xb, *args):
+        seen.append(len(xb))
+        if len(xb) > 8:
+            raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1.2GiB")
+        return real_group(cfg_, logits_fn_, params, xb, *args)
+
+    monkeypatch.setattr(passes, "attack_group", group_that_fits_only_8)
+    logs = []
+    result = run_autoattack(logits_fn, variables, x, y, attacks=(cfg,), key=jax.random.key(2), batch_size=32,
+                            run_checks=False, log=logs.append)
+    assert seen[:3] == [32, 16, 8] and set(seen[3:]) == {8}
+    assert any("batch size lowered to 8" in line for line in logs)
+    np.testing.assert_array_equal(result.robust, expected.robust)
+    np.testing.assert_allclose(result.x_adv, expected.x_adv, atol=1e-6)
+
+
+def test_other_errors_are_not_swallowed(digits, monkeypatch):
+    logits_fn, variables, x, y = digits
+
+    def broken(*_args):
+        raise RuntimeError("INVALID_ARGUMENT: something else")
+
+    monkeypatch.setattr(passes, "attack_group", broken)
+    with pytest.raises(RuntimeError, match="INVALID_ARGUMENT"):
+        run_autoattack(logits_fn, variables, x, y, attacks=(APGDConfig("Linf", 0.1, n_iter=2),),
+                       key=jax.random.key(0), batch_size=16, run_checks=False)
+
+
+def test_square_stop_test_every_chunk_equals_every_iteration(digits, monkeypatch):
+    cfg = SquareConfig("L2", 0.6, n_queries=37)
+    chunked = whole_batch(cfg, digits)
+    monkeypatch.setattr(square, "ITERATIONS_PER_STOP_TEST", 1)
+    every = whole_batch(cfg, digits)
+    np.testing.assert_array_equal(chunked[1], every[1])
+    np.testing.assert_array_equal(chunked[0], every[0])
+
+
+def test_fab_jacobian_in_class_chunks_equals_the_full_jacobian(digits, monkeypatch):
+    cfg = FABConfig("L2", 0.6, n_iter=6)  # untargeted: the (b, k, d) Jacobian
+    full = whole_batch(cfg, digits)
+    per_image = 4 * N * 64
+    monkeypatch.setattr(fab, "JACOBIAN_CHUNK_BYTES", 3 * per_image)  # 3 classes a chunk: 4 chunks, last padded
+    assert fab._classes_per_chunk(N, 64, 10) == 3
+    chunked = whole_batch(cfg, digits)
+    np.testing.assert_array_equal(full[1], chunked[1])
+    np.testing.assert_allclose(full[0], chunked[0], atol=1e-5)
+
+
+def test_bf16_compute_keeps_float32_logits_and_close_accuracy(digits):
+    logits_fn, variables, x, y = digits
+    bf16 = with_compute_dtype(logits_fn, "bf16")
+    assert with_compute_dtype(logits_fn, "fp32") is logits_fn
+    assert bf16 == with_compute_dtype(logits_fn, "bf16")  # hashable and equal: compiled once
+    logits32, logits16 = np.asarray(logits_fn(variables, x)), bf16(variables, x)
+    assert logits16.dtype == np.float32
+    np.testing.assert_allclose(np.asarray(logits16), logits32, atol=0.1 * np.abs(logits32).max())
+    with pytest.raises(ValueError, match="precision"):
+        with_compute_dtype(logits_fn, "fp8")
+
+
+SHARDED_RUN = """
+import sys, jax, numpy as np
+from alignjax.attacks.apgd import APGDConfig
+from alignjax.attacks.autoattack import run_autoattack
+from alignjax.attacks.square import SquareConfig
+from alignjax.data.digits import digits_split
+from alignjax.models import load_embedded
+assert jax.local_device_count() == int(sys.argv[2]), jax.local_devices()
+logits_fn, variables = load_embedded()
+test = digits_split("test")
+attacks = (APGDConfig("Linf", 0.12, n_iter=5, loss="dlr-targeted", n_target_classes=2),
+           SquareConfig("Linf", 0.12, n_queries=20))
+r = run_autoattack(logits_fn, variables, test.x[:40], test.y[:40], attacks=attacks, key=jax.random.key(3),
+                   batch_size=16, run_checks=False)
+np.savez(sys.argv[1], robust=r.robust, x_adv=r.x_adv, broken_by=r.broken_by.astype(str), n_queries=r.n_queries)
+"""
+
+
+def test_eight_devices_give_the_per_point_results_of_one(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    outs = {}
+    for devices in (1, 8):
+        env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", JAX_PLATFORMS="cpu",
+                   PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        out = tmp_path / f"{devices}.npz"
+        subprocess.run([sys.executable, "-c", SHARDED_RUN, str(out), str(devices)], env=env, check=True,
+                       timeout=600)
+        outs[devices] = np.load(out)
+    one, eight = outs[1], outs[8]
+    assert 0 < one["robust"].sum() < 40
+    np.testing.assert_array_equal(one["robust"], eight["robust"])
+    np.testing.assert_array_equal(one["broken_by"], eight["broken_by"])
+    np.testing.assert_array_equal(one["n_queries"], eight["n_queries"])
+    np.testing.assert_allclose(one["x_adv"], eight["x_adv"], atol=1e-6)
