@@ -51,6 +51,7 @@ from alignjax.attacks.base import (
     AttackResult,
     PassResult,
     attackable,
+    check_target_count,
     keep_where,
     pass_count,
     per_point_keys,
@@ -489,14 +490,6 @@ def _model_key(logits_fn: LogitsFn, key: Key, *tags: int) -> Key | None:
     return k
 
 
-def _check_targets(cfg: APGDConfig, n_classes: int) -> None:
-    if cfg.targeted and cfg.n_target_classes + 1 > n_classes:
-        raise ValueError(
-            f"APGD-T with n_target_classes={cfg.n_target_classes} needs at least "
-            f"{cfg.n_target_classes + 1} classes, the model has {n_classes}"
-        )
-
-
 @pass_count.register
 def _apgd_pass_count(cfg: APGDConfig) -> int:
     """Runs of ``perturb``: restarts, times the target classes for APGD-T (target-major order)."""
@@ -508,7 +501,7 @@ def _apgd_attackable(cfg: APGDConfig, logits_fn: LogitsFn, params: Params, x: Im
                      key: Key) -> Mask:
     """Active rows correctly classified on the clean ``x`` (stochastic models: model key tag 0)."""
     clean_logits = _call_model(logits_fn, params, x.astype(jnp.float32), _model_key(logits_fn, key, 0))
-    _check_targets(cfg, clean_logits.shape[-1])
+    check_target_count(cfg, clean_logits.shape[-1])
     return active & (jnp.argmax(clean_logits, axis=-1) == y)
 
 
@@ -525,7 +518,7 @@ def _apgd_pass(cfg: APGDConfig, logits_fn: LogitsFn, params: Params, x: Images, 
         # 2 … n_target_classes+1: ascending argsort, index -(pass + 2).
         logits = _call_model(logits_fn, params, x, _model_key(logits_fn, key, 2, run))
         n_classes = logits.shape[-1]
-        _check_targets(cfg, n_classes)
+        check_target_count(cfg, n_classes)
         rank = n_classes - (run // cfg.n_restarts + 2)
         order = jnp.argsort(logits, axis=-1)
         y_target = jnp.take_along_axis(order, jnp.full((x.shape[0], 1), rank), axis=1)[:, 0]

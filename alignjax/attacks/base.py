@@ -139,6 +139,16 @@ def run_pass(cfg: object, logits_fn: LogitsFn, params: Params, x: Images, y: Lab
     raise TypeError(f"{type(cfg).__name__} has no pass structure")
 
 
+def check_target_count(cfg: object, n_classes: int) -> None:
+    """Targeted attacks rank targets 2 ... n_target_classes + 1: refuse more than the model has."""
+    wanted = getattr(cfg, "n_target_classes", 0)
+    if getattr(cfg, "targeted", False) and wanted + 1 > n_classes:
+        raise ValueError(
+            f"{cfg.name.upper()} with n_target_classes={wanted} needs at least {wanted + 1} classes; "
+            f"the model has {n_classes}"
+        )
+
+
 def has_passes(cfg: object) -> bool:
     """Whether ``cfg``'s type registered the pass structure (``pass_count`` and ``run_pass``)."""
     return pass_count.dispatch(type(cfg)) is not pass_count.dispatch(object)

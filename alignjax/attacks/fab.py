@@ -57,6 +57,7 @@ from alignjax.attacks.base import (
     AttackResult,
     PassResult,
     attackable,
+    check_target_count,
     flat_norm,
     pass_count,
     per_point_keys,
@@ -358,14 +359,6 @@ def _refuse_stochastic(logits_fn: LogitsFn) -> None:
         )
 
 
-def _check_targets(cfg: FABConfig, n_classes: int) -> None:
-    if cfg.targeted and cfg.n_target_classes + 1 > n_classes:
-        raise ValueError(
-            f"FAB-T with n_target_classes={cfg.n_target_classes} needs at least "
-            f"{cfg.n_target_classes + 1} classes; the model has {n_classes}"
-        )
-
-
 @pass_count.register
 def _fab_pass_count(cfg: FABConfig) -> int:
     """(target, restart) passes in the reference's order: target-major."""
@@ -378,7 +371,7 @@ def _fab_attackable(cfg: FABConfig, logits_fn: LogitsFn, params: Params, x: Imag
     """Active rows correctly classified on the clean ``x``."""
     _refuse_stochastic(logits_fn)
     clean_logits = logits_fn(params, x.astype(jnp.float32))
-    _check_targets(cfg, clean_logits.shape[-1])
+    check_target_count(cfg, clean_logits.shape[-1])
     return active & (jnp.argmax(clean_logits, axis=-1) == y)
 
 
@@ -394,7 +387,7 @@ def _fab_pass(cfg: FABConfig, logits_fn: LogitsFn, params: Params, x: Images, y:
     x = x.astype(jnp.float32)
     clean_logits = logits_fn(params, x)
     n_classes = clean_logits.shape[-1]
-    _check_targets(cfg, n_classes)
+    check_target_count(cfg, n_classes)
     target_index = pass_index // cfg.n_restarts
     restart = pass_index % cfg.n_restarts
     ranked = jnp.argsort(clean_logits, axis=-1)  # ascending, as torch.sort(...)[1]
