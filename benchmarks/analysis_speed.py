@@ -66,7 +66,7 @@ def main() -> None:
 
             st.bootstrap((a, b), statistic, paired=True, vectorized=False, n_resamples=args.resamples,
                          method="percentile", rng=pair_generator(0, labels[pair], "bootstrap"))
-            st.permutation_test((a,), lambda u: st.spearmanr(u, b).statistic, permutation_type="pairings",
+            st.permutation_test((a,), lambda u, b=b: st.spearmanr(u, b).statistic, permutation_type="pairings",
                                 vectorized=False, n_resamples=args.resamples,
                                 rng=pair_generator(0, labels[pair], "permutation"))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

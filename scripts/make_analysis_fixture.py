@@ -52,7 +52,7 @@ def main() -> None:
     engineering = np.mean([leaf[b] for b in LEAVES["engineering_vision"]], axis=0)
     columns = {"average_vision": (neural + behavior) / 2, "neural_vision": neural, **{r: region[r] for r in region},
                "behavior_vision": behavior, "engineering_vision": engineering, **leaf}
-    text = lambda v: "X" if not np.isfinite(v) else (f"{v:.3f}".lstrip("0") if v < 1 else f"{v:.1f}")  # noqa: E731
+    text = lambda v: "X" if not np.isfinite(v) else (f"{v:.3f}".lstrip("0") if v < 1 else f"{v:.1f}")
     lines = ["model_name,layers," + ",".join(columns)]
     for i, model in enumerate(MODELS[:-1]):  # the last model has robustness only
         lines.append(f"{model},," + ",".join(text(columns[c][i]) for c in columns))

@@ -11,7 +11,6 @@ are averaged, and said so.
 from __future__ import annotations
 
 import dataclasses
-import fractions
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,14 +51,16 @@ class AnalysisData:
 
 
 def format_eps(eps: float | None) -> str:
-    """0.00392... -> '1/255', 0.00196... -> '0.5/255', 0.001 -> '0.001'."""
+    """A short decimal when exact (0.001, 0.5), else a multiple of 1/255 (0.00392... -> '1/255')."""
     if eps is None or not np.isfinite(eps):
         return "-"
-    in_255 = eps * 255
-    if abs(in_255 - round(in_255 * 2) / 2) < 1e-6 and in_255 >= 0.5:
-        value = round(in_255 * 2) / 2
-        return f"{value:g}/255"
-    return f"{fractions.Fraction(eps).limit_denominator(10**6).__float__():g}"
+    decimal = f"{eps:g}"
+    if len(decimal) <= 6 and float(decimal) == eps:
+        return decimal
+    in_255 = round(eps * 255 * 2) / 2
+    if in_255 > 0 and abs(eps * 255 - in_255) < 1e-9:
+        return f"{in_255:g}/255"
+    return f"{eps:.4g}"
 
 
 def _target_labels(keys: pl.DataFrame) -> list[str]:
@@ -84,9 +85,10 @@ def _benchmark_table(scores: pl.DataFrame) -> pl.DataFrame:
     ).sort("_category_order", "_order", "benchmark").drop("_category_order", "_order")
 
 
-def build_data(scores: pl.DataFrame, robustness: pl.DataFrame, *, aliases: AliasTable = AliasTable(),
+def build_data(scores: pl.DataFrame, robustness: pl.DataFrame, *, aliases: AliasTable | None = None,
                drop_benchmarks: tuple[str, ...] = (), min_models: int = 5) -> AnalysisData:
     """Aligns scores (SCORES_SCHEMA) and robustness (ROBUSTNESS_SCHEMA) on the models both have."""
+    aliases = aliases or AliasTable()
     scores = aliases.apply(scores.select(SCORES_SCHEMA.names()))
     robustness = aliases.apply(robustness.select(ROBUSTNESS_SCHEMA.names()))
     notes: list[str] = []
@@ -130,7 +132,7 @@ def build_data(scores: pl.DataFrame, robustness: pl.DataFrame, *, aliases: Alias
         targets = pl.concat([targets, pl.DataFrame({"target": ["clean"], "kind": ["clean"]})], how="diagonal_relaxed")
         rows.append(clean_row)
         controls.append(clean_row)
-    as_array = lambda values: np.array([[np.nan if v is None else v for v in row] for row in values], dtype=np.float64)  # noqa: E731
+    as_array = lambda values: np.array([[np.nan if v is None else v for v in row] for row in values], dtype=np.float64)
     data = AnalysisData(models=tuple(models), benchmarks=benchmarks, scores=matrix,
                         targets=targets.select("target", "kind", *TARGET_KEYS), target_values=as_array(rows),
                         control=as_array(controls), notes=())

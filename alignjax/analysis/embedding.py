@@ -3,8 +3,8 @@
 The paper (kyangl/alignment-security@3bafa26:plotting.py ``tsne_plot``) fills missing scores with 0,
 drops the aggregate (parent) columns and runs sklearn's t-SNE (2 components, perplexity 20,
 random_state 42), colouring models by robust accuracy at eps 0.001. ``embed`` does that with
-``method="tsne"`` (scikit-learn needed; perplexity is capped below the number of models, as sklearn
-requires), or a deterministic PCA in numpy (``"pca"``, no extra dependency; signs fixed so the largest
+``method="tsne"`` (with scikit-learn; without it PCA is shown and said so; perplexity is capped at (n - 1) / 3
+for small model sets), or a deterministic PCA in numpy (``"pca"``, no extra dependency; signs fixed so the largest
 loading of each component is positive, which the tests compare with sklearn's PCA).
 """
 
@@ -60,15 +60,17 @@ def embed(matrix: np.ndarray, config: EmbeddingConfig = EmbeddingConfig()) -> tu
     n = filled.shape[0]
     if n < 3:
         raise InputError(f"a 2-D embedding needs at least 3 models, got {n}")
-    if config.method == "pca":
-        scores, ratio = pca_2d(filled)
-        return scores, f"PCA (explained variance {ratio[0]:.1%}, {ratio[1]:.1%}); missing scores filled with {config.fill}"
-    if config.method != "tsne":
+    if config.method not in ("tsne", "pca"):
         raise InputError(f"embedding method must be 'tsne' or 'pca', got {config.method!r}")
     try:
         from sklearn.manifold import TSNE
     except ImportError:
-        raise InputError("t-SNE needs scikit-learn (pip install scikit-learn), or use the PCA embedding") from None
+        TSNE = None
+    if config.method == "pca" or TSNE is None:
+        scores, ratio = pca_2d(filled)
+        fallback = " (t-SNE needs scikit-learn: pip install scikit-learn)" if config.method == "tsne" else ""
+        return scores, (f"PCA{fallback} (explained variance {ratio[0]:.1%}, {ratio[1]:.1%}); missing scores "
+                        f"filled with {config.fill}")
     perplexity = min(config.perplexity, (n - 1) / 3.0)
     coordinates = TSNE(n_components=2, perplexity=perplexity, random_state=config.seed).fit_transform(filled)
     return coordinates.astype(np.float64), (f"t-SNE (perplexity {perplexity:.3g}, seed {config.seed}); missing scores filled with "

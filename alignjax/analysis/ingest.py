@@ -26,8 +26,14 @@ from pathlib import Path
 import polars as pl
 
 from alignjax.analysis.leaderboard import attach_hierarchy
-from alignjax.analysis.schemas import ROBUSTNESS_REQUIRED, ROBUSTNESS_SCHEMA, SCORES_REQUIRED, SCORES_SCHEMA
-from alignjax.analysis.schemas import Ingested, conform
+from alignjax.analysis.schemas import (
+    ROBUSTNESS_REQUIRED,
+    ROBUSTNESS_SCHEMA,
+    SCORES_REQUIRED,
+    SCORES_SCHEMA,
+    Ingested,
+    conform,
+)
 from alignjax.attacks.validation import InputError
 
 ROBUSTNESS_ALIASES = {
@@ -123,8 +129,8 @@ def _accuracy_check(frame: pl.DataFrame, what: str) -> list[str]:
                          f"{outside.select('model', 'clean_accuracy', 'robust_accuracy').head(3).rows()}")
     above = frame.filter(pl.col("robust_accuracy") > pl.col("clean_accuracy") + 1e-9)
     if above.height:
-        return [f"{what}: robust accuracy above clean accuracy for {above.height} row(s), e.g. "
-                f"{above.select('model', 'eps').head(3).rows()} (different evaluation subsets?)"]
+        return [(f"{what}: robust accuracy above clean accuracy for {above.height} row(s), e.g. "
+                 f"{above.select('model', 'eps').head(3).rows()} (different evaluation subsets?)")]
     return []
 
 

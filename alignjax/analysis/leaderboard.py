@@ -58,7 +58,7 @@ def hierarchy() -> pl.DataFrame:
         while parents.get(node) and node not in ROOT_CATEGORIES:
             node = parents[node]
         categories.append(ROOT_CATEGORIES.get(node))
-    has_children = set(p for p in parents.values() if p)
+    has_children = {p for p in parents.values() if p}
     children: dict[str, list[str]] = {}
     for name, parent in table.iter_rows():
         children.setdefault(parent or "", []).append(name)

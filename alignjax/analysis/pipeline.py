@@ -130,15 +130,20 @@ def regression_table(data: AnalysisData, config: AnalysisConfig) -> tuple[pl.Dat
             row = {"aggregate": aggregate, "target": target}
             try:
                 simple = ols(x, y)
-                row.update(n=simple.n, intercept=simple.params[0], slope=simple.params[1], r_squared=simple.r_squared,
-                           f_value=simple.f_value, f_p_value=simple.f_p_value)
-                keep = np.isfinite(x) & np.isfinite(y) & np.isfinite(clean)
+            except InputError as err:
+                notes.append(f"OLS of {target} on {aggregate}: {err}")
+                rows.append(row)
+                continue
+            row.update(n=simple.n, intercept=simple.params[0], slope=simple.params[1], r_squared=simple.r_squared,
+                       f_value=simple.f_value, f_p_value=simple.f_p_value)
+            keep = np.isfinite(x) & np.isfinite(y) & np.isfinite(clean)
+            try:
                 restricted, full = ols(clean[keep], y[keep]), ols(np.column_stack([clean, x])[keep], y[keep])
                 f_nested, p_nested, _ = nested_f_test(restricted, full)
                 row.update(n_with_clean=full.n, r_squared_clean=restricted.r_squared,
                            r_squared_clean_and_aggregate=full.r_squared, f_added=f_nested, f_added_p_value=p_nested)
             except InputError as err:
-                notes.append(f"OLS of {target} on {aggregate}: {err}")
+                notes.append(f"OLS of {target} on clean accuracy + {aggregate} (does it add to clean accuracy?): {err}")
             rows.append(row)
     schema = {"aggregate": pl.String, "target": pl.String, "n": pl.Int64, "intercept": pl.Float64,
               "slope": pl.Float64, "r_squared": pl.Float64, "f_value": pl.Float64, "f_p_value": pl.Float64,

@@ -69,8 +69,8 @@ def heatmap(result: AnalysisResult, method: str, path: Path) -> Path:
     for i in range(1, rows):
         if categories[i] != categories[i - 1]:
             axes.axhline(i - 0.5, color="black", linewidth=1.5)
-    figure.colorbar(image, ax=axes, shrink=min(1.0, 12 / max(rows, 1)), label=f"{method} correlation",
-                    location="bottom", pad=0.01, aspect=30)
+    figure.colorbar(image, ax=axes, shrink=0.6, label=f"{method} correlation", location="bottom", pad=0.01,
+                    aspect=40, fraction=min(0.15, 0.6 / (1.6 + 0.2 * rows)))
     axes.set_title(f"{method.capitalize()} correlation with accuracy (bold: aggregates; * q < {SIGNIFICANCE}, BH)\n"
                    "blue: neural · green: behavioral · purple: engineering", fontsize=9)
     return _save(figure, path)

@@ -75,19 +75,19 @@ def write_report(result: AnalysisResult, out: str | Path, *, config: AnalysisCon
     ranking = result.ranking.select("rank", "benchmark", "category", "mean_estimate", "mean_partial", "min_q_value", "min_n")
     robust = result.correlations.filter((pl.col("method") == method) & (pl.col("kind") == "robust"))
     significant = robust.filter(pl.col("q_value") < plots.SIGNIFICANCE).height
-    image = lambda name, caption: (f"<figure><img src='{figures[name].name}' alt='{caption}'><figcaption>{caption}"  # noqa: E731
+    image = lambda name, caption: (f"<figure><img src='{figures[name].name}' alt='{caption}'><figcaption>{caption}"
                                    "</figcaption></figure>") if name in figures else ""
     sections = [
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>{len(data.models)} models, {data.scores.shape[0]} benchmarks, targets: "
-        f"{html.escape(', '.join(data.targets.get_column('target')))}. "
-        f"{significant} of {robust.height} (benchmark, eps) {method} correlations have q &lt; {plots.SIGNIFICANCE} "
-        "(Benjamini-Hochberg within each method and target).</p>",
-        f"<p>Statistics on pairwise-complete models: {', '.join(config.methods)} (scipy definitions; ties get average "
-        f"ranks, Kendall is tau-b); {resampling.n_bootstrap} paired bootstrap resamples ({resampling.interval} "
-        f"{resampling.confidence_level:.0%} intervals) and {resampling.n_permutations} permutations "
-        f"(seed {resampling.seed}) for {', '.join(config.resampled_methods) or 'none'}; pairs with fewer than "
-        f"{config.min_models} complete models are left empty. Partial correlations control for clean accuracy.</p>",
+        (f"<p>{len(data.models)} models, {data.scores.shape[0]} benchmarks, targets: "
+         f"{html.escape(', '.join(data.targets.get_column('target')))}. "
+         f"{significant} of {robust.height} (benchmark, eps) {method} correlations have q &lt; {plots.SIGNIFICANCE} "
+         "(Benjamini-Hochberg within each method and target).</p>"),
+        (f"<p>Statistics on pairwise-complete models: {', '.join(config.methods)} (scipy definitions; ties get average "
+         f"ranks, Kendall is tau-b); {resampling.n_bootstrap} paired bootstrap resamples ({resampling.interval} "
+         f"{resampling.confidence_level:.0%} intervals) and {resampling.n_permutations} permutations "
+         f"(seed {resampling.seed}) for {', '.join(config.resampled_methods) or 'none'}; pairs with fewer than "
+         f"{config.min_models} complete models are left empty. Partial correlations control for clean accuracy.</p>"),
         "<h2>Predictor ranking</h2>", html_table(ranking),
         image("predictor_bars", "Top predictors, bootstrap intervals per eps"),
         image("top_predictors", "Robust accuracy against the strongest predictors"),
@@ -105,7 +105,7 @@ def write_report(result: AnalysisResult, out: str | Path, *, config: AnalysisCon
         f"<p>Protocol: {html.escape(protocol or 'none')}. Tables: "
         + ", ".join(f"<a href='{n}'>{n}</a>" for n in ("correlations.csv", "partial.csv", "regressions.csv",
                                                         "ranking.csv", "embedding.csv", "notes.txt"))
-        + f". Written {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')} by alignjax analyze.</p>",
+        + f". Written {datetime.datetime.now(datetime.UTC).isoformat(timespec='seconds')} by alignjax analyze.</p>",
     ]
     page = f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style>" \
            f"</head><body>{''.join(sections)}</body></html>\n"

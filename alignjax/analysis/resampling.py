@@ -30,8 +30,14 @@ import numpy as np
 from scipy import special
 
 from alignjax.analysis.pairs import CompleteCases, complete_cases, tied_pair_counts, to_sorted, weighted_ranks
-from alignjax.analysis.statistics import Prepared, check_method, estimate_from_counts, p_value, prepare
-from alignjax.analysis.statistics import spearman_from_counts
+from alignjax.analysis.statistics import (
+    Prepared,
+    check_method,
+    estimate_from_counts,
+    p_value,
+    prepare,
+    spearman_from_counts,
+)
 
 PURPOSES = {"bootstrap": 1, "permutation": 2}
 

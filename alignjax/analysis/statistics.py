@@ -22,8 +22,16 @@ import numpy as np
 import polars as pl
 from scipy import special
 
-from alignjax.analysis.pairs import CompleteCases, TieGroups, sign_matrix, sorted_ranks, tie_groups
-from alignjax.analysis.pairs import tied_pair_counts, to_sorted, weighted_ranks
+from alignjax.analysis.pairs import (
+    CompleteCases,
+    TieGroups,
+    sign_matrix,
+    sorted_ranks,
+    tie_groups,
+    tied_pair_counts,
+    to_sorted,
+    weighted_ranks,
+)
 
 METHODS = ("spearman", "pearson", "kendall")
 
