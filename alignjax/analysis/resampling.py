@@ -177,21 +177,21 @@ def _permutation_null(method: str, prepared: Prepared, perms: np.ndarray) -> np.
     ones = prepared.ones
     if method == "kendall":
         both = prepared.valid[:, :, None] & prepared.valid[:, None, :]
-        sign_x = (np.sign(prepared.x[:, :, None] - prepared.x[:, None, :]) * both).astype(np.float32)
-        sign_y_transposed = (np.sign(prepared.y[:, None, :] - prepared.y[:, :, None]) * both).astype(np.float32)
+        sign_x = (np.sign(prepared.x[:, :, None] - prepared.x[:, None, :]) * both).astype(np.int8)
+        sign_y = (np.sign(prepared.y[:, :, None] - prepared.y[:, None, :]) * both).astype(np.int8)
         inverse = np.argsort(perms, axis=-1)
         pairs = prepared.n * (prepared.n - 1.0) / 2.0
         x_tied = tied_pair_counts(ones, prepared.ties_x)[0]
         y_tied = tied_pair_counts(ones, prepared.ties_y)[0]
         null = np.empty(perms.shape[:2])
-        for column in range(perms.shape[1]):  # per pair: (128, m, m) row gathers at a time
+        for column in range(perms.shape[1]):  # per pair: (128, m, m) int8 row gathers at a time
             for start in range(0, perms.shape[0], 128):
                 part = slice(start, start + 128)
                 rows_x = sign_x[column][perms[part, column]]  # [b, i, k] = Sx[pi_i, k]
-                rows_y = sign_y_transposed[column][:, inverse[part, column]].transpose(1, 0, 2)  # [b, i, k] = Sy[pi^-1_k, i]
-                # sum_ij Sx[pi_i, pi_j] Sy[i, j] = -sum_ik Sx[pi_i, k] Sy[pi^-1_k, i] (Sy antisymmetric);
-                # float32 sums of +-1 are exact below 2^24
-                null[part, column] = -0.5 * (rows_x * rows_y).sum(axis=(1, 2), dtype=np.float64)
+                rows_y = sign_y[column][inverse[part, column]]  # [b, k, i] = Sy[pi^-1_k, i]
+                # sum_ij Sx[pi_i, pi_j] Sy[i, j] = -sum_ik Sx[pi_i, k] Sy[pi^-1_k, i] (Sy is antisymmetric)
+                total = (rows_x * rows_y.transpose(0, 2, 1)).sum(axis=(1, 2), dtype=np.int64)
+                null[part, column] = -0.5 * total
         with np.errstate(invalid="ignore", divide="ignore"):
             return null / np.sqrt(pairs - x_tied) / np.sqrt(pairs - y_tied)
     if method == "spearman":
