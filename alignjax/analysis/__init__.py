@@ -45,7 +45,7 @@ _EXPORTS: dict[str, str] = {
     "write_report": "alignjax.analysis.report",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = list(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:

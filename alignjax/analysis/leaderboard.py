@@ -1,17 +1,20 @@
 """Brain-Score vision leaderboard exports -> long-format scores, with the leaderboard's hierarchy.
 
 Two export formats exist (github.com/brain-score/brain-score.web):
-- the server-side "download CSV" (``benchmarks/views/index.py``: ``_build_scores_dataframe`` up to early
-  2025, then ``_build_model_data``): header ``model_name[,layers],<benchmark type identifier>...``, one
-  row per model, ceiled scores (engineering leaves raw), missing scores as ``X`` or empty. The paper's
-  code (kyangl/alignment-security@3bafa26:utilities.py) read this file.
-- the 2025+ grid export (``static/benchmarks/js/leaderboard/export/csv-export.js``), a zip holding
+- the server-side "download CSV" (``benchmarks/views/index.py``: ``_build_scores_dataframe`` at
+  96d9b743, ``_build_model_data`` at e69aad03): header ``model_name[,layers],<benchmark type
+  identifier>...``, one row per model, ceiled scores (engineering leaves raw), missing scores as ``X``
+  (the site's ``represent``) or empty. The paper's code read this file
+  (kyangl/alignment-security@3bafa26:utilities.py ``setup_scores``, plotting.py ``load_merged_results``).
+- the 2025+ grid export (e69aad03:static/benchmarks/js/leaderboard/export/csv-export.js), a zip holding
   ``leaderboard.csv``: two ``#`` comment lines, quoted header ``"Rank","Model","Model ID",...`` whose
   benchmark headers are the short names (lab prefix stripped), empty cells for missing scores.
 Both are read by ``read_leaderboard``; identifiers are normalised (``_v<version>`` suffix and lower-case
-lab prefix such as ``dicarlo.`` dropped, as the site's ``short_name``), then placed in the hierarchy of
-``data/brainscore_hierarchy.csv``. Benchmarks that table does not know are kept with a null category
-and listed in the notes, as are duplicate models (the first row is kept, as the paper did).
+lab prefix such as ``dicarlo.`` dropped, the rule of the site's ``short_name`` in
+e69aad03:benchmarks/sql/mv.sql), then placed in the hierarchy of ``data/brainscore_hierarchy.csv``
+(early-2025 leaderboard: leaf identifiers registered in brain-score/vision@d07d356, parents as the
+paper's plotting.py names them). Benchmarks that table does not know are kept with a null category and
+listed in the notes, as are duplicate models (the first row is kept, as the paper did).
 """
 
 from __future__ import annotations

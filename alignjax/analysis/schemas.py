@@ -84,8 +84,12 @@ def conform(frame: pl.DataFrame | pl.LazyFrame, schema: pl.Schema, *, required: 
             if column.dtype == pl.String and dtype != pl.String:
                 column = column.str.strip_chars().replace("", None)
                 if dtype == pl.Boolean:
-                    column = column.str.to_lowercase().replace_strict(
-                        {"true": "1", "false": "0", "1": "1", "0": "0"}, default=column).cast(pl.Int8, strict=False)
+                    words = {"true": True, "false": False, "1": True, "0": False}
+                    flags = column.str.to_lowercase().replace_strict(words, default=None, return_dtype=pl.Boolean)
+                    if (flags.is_null() & column.is_not_null()).any():
+                        raise InputError(f"{what}: column {name!r} must hold true/false values; found "
+                                         f"{column.filter(flags.is_null() & column.is_not_null()).head(3).to_list()}")
+                    column = flags
             try:
                 columns.append(column.cast(dtype, strict=True))
             except pl.exceptions.InvalidOperationError:
