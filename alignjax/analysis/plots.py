@@ -24,6 +24,7 @@ CATEGORY_COLOURS = {"average": "#555555", "neural": "#1f77b4", "behavioral": "#2
                     None: "#bbbbbb"}
 EPS_COLOURS = ("#6a0dad", "#228b22", "#ff4500", "#1f77b4", "#8c564b", "#e377c2")  # the paper's first three
 SIGNIFICANCE = 0.05
+SYMBOLS = {"spearman": "ρ", "pearson": "r", "kendall": "τ"}
 
 
 def shorten(name: str, width: int = 48) -> str:
@@ -112,8 +113,7 @@ def top_predictor_scatter(result: AnalysisResult, method: str, top_k: int, path:
     for axes, benchmark in zip(panels, top):
         rows = dict(table.filter(pl.col("benchmark") == benchmark).select("target", "estimate").iter_rows())
         _scatter_panel(axes, result.data.scores[names.index(benchmark)], result, benchmark,
-                       lambda t, rows=rows: f"ρ={rows.get(t, float('nan')):+.2f}" if method == "spearman"
-                       else f"{method[0]}={rows.get(t, float('nan')):+.2f}")
+                       lambda t, rows=rows: f"{SYMBOLS[method]}={rows.get(t, float('nan')):+.2f}")
         axes.set_xlabel("benchmark score", fontsize=8)
     figure.suptitle(f"Robust accuracy vs the {len(top)} strongest predictors ({method}); dotted: OLS fit", fontsize=10)
     return _save(figure, path)
