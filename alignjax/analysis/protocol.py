@@ -9,7 +9,6 @@ to another TOML file with the same tables works the same way; unknown keys are r
 
 from __future__ import annotations
 
-import fractions
 import tomllib
 from dataclasses import MISSING, dataclass, fields
 from importlib import resources
@@ -21,6 +20,7 @@ import numpy as np
 from alignjax.analysis.embedding import EmbeddingConfig
 from alignjax.analysis.pipeline import AnalysisConfig
 from alignjax.analysis.resampling import ResamplingConfig
+from alignjax.attacks.presets import parse_eps
 from alignjax.attacks.validation import InputError
 
 RESAMPLING_KEYS = ("n_bootstrap", "n_permutations", "confidence_level", "interval", "seed")
@@ -81,12 +81,8 @@ class Protocol:
 
 
 def parse_number(text: str) -> float:
-    """'0.001', '1/255' or '0.5/255' -> float (a decimal numerator is allowed, unlike ``Fraction``)."""
-    numerator, slash, denominator = text.strip().partition("/")
-    value = float(fractions.Fraction(numerator)) / (float(fractions.Fraction(denominator)) if slash else 1.0)
-    if not value > 0:
-        raise ValueError(text)
-    return value
+    """'0.001', '1/255' or '0.5/255' -> float > 0 (``alignjax.attacks.presets.parse_eps``)."""
+    return parse_eps(text)
 
 
 def _section(document: dict[str, Any], name: str, where: str) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import fractions
 import json
 import sys
 import time
@@ -16,16 +15,13 @@ DEFAULT_EPS = {"Linf": 0.1, "L2": 0.5, "L1": 1.0}  # for the embedded digits mod
 
 
 def parse_eps(text: str) -> float:
-    """'8/255', '0.031' or '1e-3' -> float > 0."""
+    """argparse type for eps: '8/255', '0.5/255', '0.031', '1e-3' (``presets.parse_eps``)."""
+    from alignjax.attacks.presets import parse_eps as parse
+
     try:
-        value = float(fractions.Fraction(text.strip()))
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(
-            f"eps must be a number or a fraction like 8/255, got {text!r}"
-        ) from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"eps must be > 0, got {text!r}")
-    return value
+        return parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
