@@ -69,7 +69,7 @@ _DEFLATE_MAX_RATIO = 1100  # deflate cannot expand more than ~1032:1; a member c
 
 
 def _safetensors_header(path: Path, head: bytes, size: int) -> tuple[int, dict[str, Any] | None, str | None]:
-    """``(header_len, header, problem)`` when the file starts with safetensors' signature, else (0, None, None).
+    """``(header_len, header, problem)`` if the file starts with safetensors' signature, else (0, None, None).
 
     The signature is a little-endian u64 header length N with ``8 + N <= file size`` followed by a JSON
     object (its first byte is ``{``). A file with the signature whose header does not parse gets
@@ -214,7 +214,8 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
             raise UnsafeCheckpointError(f"{path}: the .npz holds pickled objects; refusing to load") from err
         raise CheckpointFormatError(f"{path}: corrupt .npz ({err})") from err
     except _ZIP_ERRORS as err:
-        raise CheckpointFormatError(f"{path}: corrupt or truncated .npz ({type(err).__name__}: {err})") from err
+        raise CheckpointFormatError(
+            f"{path}: corrupt or truncated .npz ({type(err).__name__}: {err})") from err
 
 
 def _is_state_dict(obj: Any) -> bool:

@@ -42,7 +42,8 @@ LEGACY_PROTOCOL = 1001
 MAX_EXPANSION = 64
 MAX_EXPANDED_BYTES = 64 << 20
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, zlib.error,
-               NotImplementedError, RuntimeError, struct.error, UnicodeDecodeError, OverflowError, MemoryError)
+               NotImplementedError, RuntimeError, struct.error, UnicodeDecodeError, OverflowError,
+               MemoryError)
 
 
 def _materialize(obj: Any, source: str, byteorder: str) -> Any:
@@ -162,7 +163,8 @@ def load_torch_legacy(path: str | Path) -> Any:
         storages: dict[str, _Storage] = {}
         result = unpickle(file, source, storages)
         keys = unpickle(file, source)
-        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys) or set(keys) != set(storages):
+        named = isinstance(keys, list) and all(isinstance(k, str) for k in keys)
+        if not named or set(keys) != set(storages):
             raise CheckpointFormatError(f"{source}: storage key list does not match the tensors")
         for key in keys:
             storage = storages[key]
