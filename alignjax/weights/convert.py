@@ -31,7 +31,7 @@ from alignjax.weights import hub
 from alignjax.weights.keymaps import get_converter
 from alignjax.weights.metadata import check_rebuild, make_record, read_record, write_weights
 from alignjax.weights.readers import load_checkpoint
-from alignjax.weights.rebuild import build_and_check, load_weights_for_arch, logits_fn_for
+from alignjax.weights.rebuild import build_and_check, is_flax_state, load_weights_for_arch, logits_fn_for
 from alignjax.weights.strict import check_against_module
 
 __all__ = ["build_and_check", "convert_checkpoint", "convert_state_dict", "list_models", "load_model",
@@ -82,7 +82,8 @@ def convert_checkpoint(
     """Converts a checkpoint file into Flax-ready safetensors plus a ``.json`` sidecar; returns out_path.
 
     Args:
-      path: safetensors / torch.save (zip or legacy) / .npz checkpoint.
+      path: safetensors / torch.save (zip or legacy) / .npz checkpoint (PyTorch names, or Flax names
+        ``params/...`` as alignjax writes them, which are taken as they are).
       arch: a registered architecture (``alignjax.models.ARCHITECTURES``).
       out_path: where to write the ``.safetensors``; the sidecar goes next to it with a ``.json`` suffix.
       key: the entry holding the weights in a nested checkpoint, if automatic selection picks wrongly.
@@ -97,7 +98,8 @@ def convert_checkpoint(
     """
     path, out_path = Path(path), Path(out_path)
     loaded = load_checkpoint(path, key=key)
-    flat = (convert or get_converter(arch))(loaded.state_dict)
+    flat = loaded.state_dict if convert is None and is_flax_state(loaded.state_dict) else \
+        (convert or get_converter(arch))(loaded.state_dict)
     num_classes = arch_kwargs.pop("num_classes", None)
     module, variables, classes, shape = build_and_check(
         flat, arch, num_classes=num_classes, input_shape=input_shape, dont_load=dont_load, source=str(path),

@@ -24,7 +24,7 @@ from alignjax.weights.metadata import check_rebuild, infer_num_classes, jsonable
 from alignjax.weights.readers import read_state_dict
 from alignjax.weights.strict import check_against_module, expected_shapes
 
-__all__ = ["build_and_check", "load_weights_for_arch", "logits_fn_for"]
+__all__ = ["build_and_check", "is_flax_state", "load_weights_for_arch", "logits_fn_for"]
 
 
 # input shapes tried when a checkpoint does not fit at the default one, to say which one it does fit
@@ -45,6 +45,16 @@ def _fitting_input_shape(module: Any, flat: Mapping[str, np.ndarray], tried: tup
     return None
 
 
+def is_flax_state(state: Mapping[str, Any]) -> bool:
+    """Flax variable names (``params/...``, ``batch_stats/...``), as alignjax writes them."""
+    return bool(state) and all(k.startswith(("params/", "batch_stats/")) for k in state)
+
+
+def _tuples(value: Any) -> Any:
+    """JSON lists (from a record or the command line) as tuples, so the module stays hashable (jit)."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
 def build_and_check(
     flat: Mapping[str, np.ndarray],
     arch: str,
@@ -63,6 +73,7 @@ def build_and_check(
     A mismatch that another common input shape would fix says so.
     """
     shape = tuple(input_shape) if input_shape is not None else architecture_input_shape(arch)
+    arch_kwargs = {name: _tuples(value) for name, value in arch_kwargs.items()}  # hashable module fields
     if num_classes is None:
         num_classes = infer_num_classes(arch, flat, shape, arch_kwargs)
     kwargs = dict(arch_kwargs, **({"num_classes": num_classes} if num_classes is not None else {}))
@@ -115,8 +126,7 @@ def load_weights_for_arch(
                     f"{name}={kwargs[name]!r}, but {path} was converted with {value!r}")
             kwargs.setdefault(name, value)
     state = read_state_dict(path)
-    is_flax = bool(state) and all(k.startswith(("params/", "batch_stats/")) for k in state)
-    flat = state if is_flax else get_converter(arch)(state)
+    flat = state if is_flax_state(state) else get_converter(arch)(state)
     recorded_shape = tuple(record["input_shape"]) if record and record.get("input_shape") else None
     hint = ""
     if recorded_shape is not None and input_shape is not None and tuple(input_shape) != recorded_shape:
