@@ -33,6 +33,9 @@ _PROBE_INPUT_SHAPES = ((32, 32, 3), (64, 64, 3), (28, 28, 1), (8, 8, 1), (96, 96
 
 
 def _fitting_input_shape(module: Any, flat: Mapping[str, np.ndarray], tried: tuple[int, ...]):
+    """A common input shape at which ``flat`` fits ``module`` exactly, if the names already match."""
+    if set(expected_shapes(module, tried)) != set(flat):  # another architecture, not another input size
+        return None
     for shape in _PROBE_INPUT_SHAPES:
         if shape == tuple(tried):
             continue

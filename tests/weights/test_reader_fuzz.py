@@ -48,8 +48,9 @@ PAYLOADS = (
 def _torch_state() -> dict[str, torch.Tensor]:
     gen = torch.Generator().manual_seed(0)
     base = torch.randn(4, 6, generator=gen)
-    return {"conv.weight": torch.randn(2, 3, 3, 3, generator=gen), "bn.bias": torch.randn(2, generator=gen).half(),
-            "t": base.t(), "view": base[1:3, ::2], "expanded": torch.randn(3, 1, generator=gen).expand(3, 4),
+    return {"conv.weight": torch.randn(2, 3, 3, 3, generator=gen),
+            "bn.bias": torch.randn(2, generator=gen).half(), "t": base.t(), "view": base[1:3, ::2],
+            "expanded": torch.randn(3, 1, generator=gen).expand(3, 4),
             "steps": torch.arange(3), "bf": torch.randn(2, generator=gen).bfloat16()}
 
 

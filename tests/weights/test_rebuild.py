@@ -14,12 +14,13 @@ import torch
 from safetensors.numpy import load_file, save_file
 
 from alignjax.cli import main
-from alignjax.models import build_architecture
+from alignjax.models import ARCHITECTURES, architecture_input_shape, build_architecture
 from alignjax.models.embedded import EMBEDDED_WEIGHTS, bundled_weights_dir
 from alignjax.weights.convert import convert_checkpoint, load_converted
 from alignjax.weights.errors import CheckpointMismatchError
-from alignjax.weights.metadata import METADATA_KEY, read_record
+from alignjax.weights.metadata import METADATA_KEY, infer_num_classes, read_record
 from alignjax.weights.rebuild import load_weights_for_arch
+from alignjax.weights.strict import expected_shapes
 from tests.models.torch_reference_cnns import TVBasicBlock, TVResNet, randomize
 
 PYAUTOATTACK_RESNET = Path(importlib.util.find_spec("pyautoattack").origin).parent / "examples" / \
@@ -123,3 +124,12 @@ def test_convert_infers_the_cifar_input_shape_from_the_registry(tmp_path, capsys
 def test_a_mismatch_that_another_input_shape_fixes_says_which(tmp_path):
     with pytest.raises(CheckpointMismatchError, match="fits input shape 8,8,1.*pass --input-shape 8,8,1"):
         convert_checkpoint(EMBEDDED, "small_cnn", tmp_path / "x.safetensors", input_shape=(16, 16, 1))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_the_class_count_is_read_off_the_variables_of_every_architecture(arch):
+    shape = architecture_input_shape(arch)
+    expected = expected_shapes(build_architecture(arch, num_classes=37), shape)
+    flat = {name: np.broadcast_to(np.float32(0), dims) for name, dims in expected.items()}  # no memory
+    assert infer_num_classes(arch, flat, shape) == 37
