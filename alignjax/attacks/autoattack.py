@@ -35,7 +35,7 @@ import numpy as np
 
 from alignjax.attacks import checks
 from alignjax.attacks.base import run_attack
-from alignjax.attacks.state import CLEAN_ERROR, NOT_BROKEN, RunState, run_identity
+from alignjax.attacks.state import CLEAN_ERROR, NOT_BROKEN, RunState, array_digest, run_identity
 from alignjax.attacks.validation import InputError, validate_images, validate_labels, validate_logits
 from alignjax.types import call_model
 from alignjax.types import Key, LogitsFn, Params
@@ -266,7 +266,8 @@ def run_autoattack(
         log(f"Warning: {w}")
 
     state_path = Path(state_dir) if state_dir is not None else None
-    identity = run_identity(params, x, y, attacks, key, individual, state_identity) if state_path else {}
+    identity = run_identity(params, array_digest(x, y), n, attacks, key, individual,
+                            state_identity) if state_path else {}
     state = RunState.load(state_path, identity) if state_path is not None else None
     if state is None:
         state = RunState(x, pred, y)

@@ -73,7 +73,9 @@ def identity_differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -
 
 
 class RunState:
-    """Resumable run state (host arrays) with its identity; one atomic npz file in ``state_dir``."""
+    """Resumable run state (host arrays) with its identity; one atomic npz file in ``state_dir``.
+
+    A field that is None (nothing to keep) is not saved and comes back as None."""
 
     FIELDS = ("x_adv", "y_adv", "robust", "broken_by", "n_queries", "attempted")
 
@@ -92,7 +94,7 @@ class RunState:
     def save(self, state_dir: Path, identity: Mapping[str, Any]) -> None:
         """Arrays and metadata in one file, replaced atomically: a crash leaves the old or the new state."""
         state_dir.mkdir(parents=True, exist_ok=True)
-        arrays = {f: getattr(self, f) for f in self.FIELDS}
+        arrays = {f: getattr(self, f) for f in self.FIELDS if getattr(self, f) is not None}
         arrays["broken_by"] = arrays["broken_by"].astype(str)
         meta = {"state_version": STATE_VERSION, "identity": dict(identity), "attack_index": self.attack_index,
                 "summaries": self.summaries, "elapsed": self.elapsed}
@@ -118,7 +120,7 @@ class RunState:
         try:
             with np.load(path, allow_pickle=False) as saved:
                 meta = json.loads(str(saved["meta"]))
-                arrays = {f: saved[f].copy() for f in cls.FIELDS}
+                arrays = {f: saved[f].copy() if f in saved.files else None for f in cls.FIELDS}
         except (OSError, ValueError, KeyError, EOFError) as err:
             raise InputError(f"{path} is unreadable ({err}); pass --overwrite (or delete it) to start over") \
                 from None
@@ -139,15 +141,18 @@ class RunState:
         return state
 
 
-def run_identity(params: Any, x: np.ndarray, y: np.ndarray, attacks: Sequence[object], key: Any,
+def run_identity(params: Any, data_sha256: str, n: int, attacks: Sequence[object], key: Any,
                  individual: bool, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The components a state is bound to: ours (content hashes, configs, key, mode, version) + ``extra``."""
+    """The components a state is bound to: ours (content hashes, configs, key, mode, version) + ``extra``.
+
+    ``data_sha256`` is the content hash of the evaluated images and labels (``array_digest(x, y)``).
+    """
     import alignjax
 
     identity: dict[str, Any] = {
         "weights_sha256": params_digest(params),
-        "data_sha256": array_digest(x, y),
-        "n": int(len(x)),
+        "data_sha256": data_sha256,
+        "n": int(n),
         "attacks": [repr(a) for a in attacks],
         "norm": str(getattr(attacks[0], "norm", "")),
         "eps": float(getattr(attacks[0], "eps", 0.0)),
