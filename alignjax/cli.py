@@ -1,35 +1,71 @@
-"""Command line: ``alignjax attack | models | convert | ...``. Thin: parse, build configs, call the library.
+"""The ``alignjax`` command: parse the arguments and dispatch to ``alignjax/commands/<name>.py``.
 
-``alignjax attack`` with no arguments evaluates the embedded digits CNN with standard AutoAttack at
-Linf eps 0.1 on the 397 held-out digits. Each subcommand lives in ``alignjax/commands/<name>.py``.
+Each subcommand module has ``register(subparsers)`` and a ``run(args) -> int`` set as the parser's
+default. Errors meant for users (``InputError``, ``ValueError``, ``FileNotFoundError``, refused
+pickles) are printed as one line and exit 2; a closed output pipe (``alignjax models --json | head``)
+ends quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pickle
 import sys
 
+import alignjax
 from alignjax.attacks.validation import InputError
 from alignjax.weights.download import DownloadError
 
 # subcommand modules under alignjax.commands, in the order `alignjax --help` lists them
 COMMANDS = ("attack", "models", "convert", "align", "analyze")
 
+DESCRIPTION = """\
+alignjax: AutoAttack robustness of vision models in JAX, torch-free checkpoint conversion and a model
+zoo, for the question of arXiv 2502.12377: are models that align better with human vision also more
+robust to adversarial attack?"""
+
+EPILOG = """\
+examples:
+  alignjax attack                          the embedded digits CNN, standard AutoAttack, Linf eps 0.1
+  alignjax attack --arch cifar_resnet18 --weights model.pt --data cifar10.npz --eps 8/255
+  alignjax models                          the named models of the registry
+  alignjax convert model.pth --arch resnet50 --out resnet50.safetensors
+
+`alignjax COMMAND --help` describes each command."""
+
+SIGPIPE_EXIT = 141  # what a shell reports for a process ended by SIGPIPE
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="alignjax", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="alignjax", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"alignjax {alignjax.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"alignjax.commands.{name}").register(sub)
     return parser
 
 
+def _quiet_broken_pipe() -> int:
+    """The reader went away (``| head``): stop writing, with no traceback at exit either."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return SIGPIPE_EXIT
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = ["alignjax", *argv]
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except (InputError, FileNotFoundError, KeyError, ValueError, pickle.UnpicklingError, DownloadError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"alignjax {args.command}: error: {message}", file=sys.stderr)

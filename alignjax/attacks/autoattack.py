@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import json
-import os
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +35,13 @@ import numpy as np
 
 from alignjax.attacks import checks
 from alignjax.attacks.passes import attack_points, padded_batches
+from alignjax.attacks.state import CLEAN_ERROR, NOT_BROKEN, RunState, array_digest, run_identity
 from alignjax.attacks.validation import InputError, validate_images, validate_labels, validate_logits
 from alignjax.types import Key, LogitsFn, Params, call_model
 
 _CLEAN_STREAM = 0x434C4E  # fold_in tag for stochastic models' keys of the clean pass
-NOT_BROKEN = ""
-CLEAN_ERROR = "clean"
+__all__ = ["CLEAN_ERROR", "NOT_BROKEN", "AttackSummary", "AutoAttackResult", "attack_labels",
+           "run_autoattack"]
 
 
 @dataclasses.dataclass
@@ -103,6 +101,18 @@ def _attack_name(cfg: object) -> str:
     return getattr(cfg, "name", type(cfg).__name__)
 
 
+def attack_labels(attacks: Sequence[object]) -> list[str]:
+    """Each attack's name, numbered from its second occurrence on ('apgd-ce', 'apgd-ce#2'), so an attack
+    listed twice is reported as two entries (summary, ``broken_by``, individual columns)."""
+    seen: dict[str, int] = {}
+    labels = []
+    for cfg in attacks:
+        name = _attack_name(cfg)
+        seen[name] = seen.get(name, 0) + 1
+        labels.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return labels
+
+
 def attack_key_for(key: Key, attacks: Sequence[object], position: int) -> Key:
     """The key of ``attacks[position]``: a function of its config (and of how many identical configs
     precede it), not of its position, so an attack draws the same randomness in a cascade, alone, or
@@ -129,67 +139,6 @@ def clean_predictions(logits_fn: LogitsFn, params: Params, x: np.ndarray, batch_
     return np.concatenate(out)
 
 
-class _State:
-    """Resumable run state (all host arrays), saved atomically as npz + json in ``state_dir``."""
-
-    FIELDS = ("x_adv", "y_adv", "robust", "broken_by", "n_queries", "attempted")
-
-    def __init__(self, x: np.ndarray, pred: np.ndarray, y: np.ndarray):
-        self.x_adv = x.copy()
-        self.y_adv = pred.astype(np.int32)
-        self.robust = pred == y
-        self.broken_by = np.where(self.robust, NOT_BROKEN, CLEAN_ERROR).astype(object)
-        self.n_queries = np.zeros(len(x), np.int64)
-        self.attempted = np.zeros(len(x), bool)  # for the attack in progress
-        self.attack_index = 0
-        self.summaries: list[dict[str, Any]] = []
-        self.elapsed = 0.0
-        self.last_save = time.time()
-
-    def save(self, state_dir: Path, fingerprint: str) -> None:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        tmp = state_dir / "state.tmp.npz"
-        arrays = {f: getattr(self, f) for f in self.FIELDS}
-        arrays["broken_by"] = arrays["broken_by"].astype(str)
-        np.savez(tmp, **arrays)
-        meta = {"fingerprint": fingerprint, "attack_index": self.attack_index, "summaries": self.summaries,
-                "elapsed": self.elapsed}
-        (state_dir / "state.tmp.json").write_text(json.dumps(meta))
-        os.replace(tmp, state_dir / "state.npz")
-        os.replace(state_dir / "state.tmp.json", state_dir / "state.json")
-        self.last_save = time.time()
-
-    @classmethod
-    def load(cls, state_dir: Path, fingerprint: str) -> "_State | None":
-        meta_path, arr_path = state_dir / "state.json", state_dir / "state.npz"
-        if not (meta_path.is_file() and arr_path.is_file()):
-            return None
-        meta = json.loads(meta_path.read_text())
-        if meta.get("fingerprint") != fingerprint:
-            raise InputError(
-                f"{state_dir} holds the state of a different evaluation (other data, attacks or key); "
-                "use another --out/state folder, or delete it to start over"
-            )
-        state = cls.__new__(cls)
-        with np.load(arr_path, allow_pickle=False) as arrays:
-            for f in cls.FIELDS:
-                setattr(state, f, arrays[f].copy())
-        state.broken_by = state.broken_by.astype(object)
-        state.attack_index = int(meta["attack_index"])
-        state.summaries = list(meta["summaries"])
-        state.elapsed = float(meta["elapsed"])
-        state.last_save = time.time()
-        return state
-
-
-def _fingerprint(x: np.ndarray, y: np.ndarray, attacks: Sequence[object], key: Key, individual: bool) -> str:
-    h = hashlib.sha256()
-    h.update(np.ascontiguousarray(x).tobytes())
-    h.update(np.ascontiguousarray(y).tobytes())
-    h.update(repr(tuple(attacks)).encode())
-    h.update(np.asarray(jax.random.key_data(key)).tobytes())
-    h.update(b"individual" if individual else b"cascade")
-    return h.hexdigest()
 
 
 def _sanity_checks(logits_fn, params, x, y, logits, attacks, key, batch_size) -> list[str]:
@@ -221,6 +170,7 @@ def run_autoattack(
     log: Callable[[str], None] | None = None,
     run_checks: bool = True,
     checkpoint_seconds: float = 30.0,
+    state_identity: Mapping[str, Any] | None = None,
 ) -> AutoAttackResult:
     """Evaluates robust accuracy with a sequence of attack configs (the AutoAttack cascade).
 
@@ -238,7 +188,10 @@ def run_autoattack(
       log: called with the reference's log lines ('robust accuracy after APGD-CE: ...').
       run_checks: run the reference's sanity checks on the first batch.
       checkpoint_seconds: with ``state_dir``, save progress within an attack at most this often (and
-        always after each attack).
+        always after each attack); 0 saves after every batch.
+      state_identity: extra components the saved state is bound to (architecture, options, data
+        source, version...); the cascade itself binds it to the content of ``params`` and of the data,
+        the attack configs, ``key``, the mode and the library version (``state.run_identity``).
 
     Returns:
       AutoAttackResult.
@@ -265,11 +218,12 @@ def run_autoattack(
     for w in warnings:
         log(f"Warning: {w}")
 
-    fingerprint = _fingerprint(x, y, attacks, key, individual)
     state_path = Path(state_dir) if state_dir is not None else None
-    state = _State.load(state_path, fingerprint) if state_path is not None else None
+    identity = run_identity(params, array_digest(x, y), n, attacks, key, individual,
+                            state_identity) if state_path else {}
+    state = RunState.load(state_path, identity) if state_path is not None else None
     if state is None:
-        state = _State(x, pred, y)
+        state = RunState(x, pred, y)
     else:
         log(f"resuming from {state_path}: {state.attack_index} of {len(attacks)} attacks done")
     clean_correct = pred == y
@@ -278,10 +232,11 @@ def run_autoattack(
         s["name"]: np.asarray(s["robust"], bool) for s in state.summaries if "robust" in s
     }
 
+    labels = attack_labels(attacks)
     start = time.time() - state.elapsed
     for position in range(state.attack_index, len(attacks)):
         cfg = attacks[position]
-        name = _attack_name(cfg)
+        name = labels[position]
         attack_key = attack_key_for(key, attacks, position)
         if individual:  # individual runs resume per attack, not mid-attack
             state.attempted[:] = False
@@ -311,7 +266,7 @@ def run_autoattack(
                 progress(name, done, total)
             if state_path is not None and not individual and time.time() - state.last_save >= checkpoint_seconds:
                 state.elapsed = time.time() - start
-                state.save(state_path, fingerprint)
+                state.save(state_path, identity)
 
         batch_size = attack_points(cfg, logits_fn, params, x, y, todo, batch_size, attack_key, on_batch, log)
 
@@ -333,11 +288,11 @@ def run_autoattack(
         state.attack_index = position + 1
         if state_path is not None:
             state.elapsed = time.time() - start
-            state.save(state_path, fingerprint)
+            state.save(state_path, identity)
         if not individual and not state.robust.any() and position + 1 < len(attacks):
             log("no robust points left, skipping the remaining attacks")
-            for skipped in attacks[position + 1 :]:
-                state.summaries.append({"name": _attack_name(skipped), "config": repr(skipped),
+            for skipped_label, skipped in zip(labels[position + 1 :], attacks[position + 1 :], strict=True):
+                state.summaries.append({"name": skipped_label, "config": repr(skipped),
                                         "robust_accuracy": 0.0, "n_broken": 0, "seconds": 0.0})
             state.attack_index = len(attacks)
             break

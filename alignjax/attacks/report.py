@@ -5,14 +5,15 @@ Layout of an output folder:
   summary.json     clean/robust accuracy, accuracy after each attack, times, warnings
   manifest.json    configs, key, versions, device, git SHA: enough to rerun
   state/           only while a run is in progress or was interrupted (resumed automatically)
-``summary.json`` is written last: a folder without it holds no finished result.
+  .lock            held by the run using the folder (``run_folder.py``)
+``summary.json`` is written last: a folder without it holds no finished result. ``n_queries`` counts
+the forward passes of query-counted attacks only (Square); APGD and FAB spend a fixed budget.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-import os
 import platform
 import shutil
 import subprocess
@@ -25,9 +26,11 @@ import polars as pl
 
 from alignjax.attacks.autoattack import AutoAttackResult
 from alignjax.attacks.base import flat_norm
-from alignjax.attacks.validation import InputError
+from alignjax.attacks.run_folder import RESULT_FILES, STATE_FOLDER, open_run_folder
+from alignjax.files import atomic_write
 
-RESULT_FILES = ("points.parquet", "summary.json", "manifest.json")
+__all__ = ["POINT_SCHEMA", "RESULT_FILES", "points_frame", "prepare_output_dir", "summary_dict",
+           "write_results"]
 
 POINT_SCHEMA = pl.Schema({
     "index": pl.Int64,
@@ -42,19 +45,10 @@ POINT_SCHEMA = pl.Schema({
 
 
 def prepare_output_dir(out_dir: str | Path, *, overwrite: bool) -> Path:
-    """Refuses a folder that already holds finished results unless ``overwrite``; creates it otherwise."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} exists and is not a folder; choose another path")
-    if (out / "summary.json").exists():
-        if not overwrite:
-            raise InputError(
-                f"{out} already holds results (summary.json); choose another --out or pass --overwrite"
-            )
-        for name in RESULT_FILES:
-            (out / name).unlink(missing_ok=True)
-        shutil.rmtree(out / "state", ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
+    """Prepares ``out_dir`` like ``run_folder.open_run_folder`` and releases its lock (for library callers
+    that run nothing concurrently; the CLI keeps the lock for the whole run)."""
+    out, lock = open_run_folder(out_dir, overwrite=overwrite)
+    lock.release()
     return out
 
 
@@ -119,17 +113,14 @@ def environment() -> dict[str, Any]:
 
 def write_results(out: Path, result: AutoAttackResult, x: np.ndarray, y: np.ndarray,
                   manifest: dict[str, Any]) -> None:
-    """Writes points.parquet, manifest.json, then summary.json (each via a temp file + rename)."""
+    """Writes points.parquet and manifest.json, removes the state, then writes summary.json; each file
+    atomically (unique temporary name, fsync, rename): a folder with summary.json holds a complete result."""
     frame = points_frame(result, x, y)
-    _atomic(out / "points.parquet", lambda p: frame.write_parquet(p))
+    atomic_write(out / "points.parquet", lambda p: frame.write_parquet(p))
     full_manifest = {**manifest, "environment": environment()}
-    _atomic(out / "manifest.json", lambda p: Path(p).write_text(json.dumps(full_manifest, indent=2) + "\n"))
-    summary = summary_dict(result)
-    _atomic(out / "summary.json", lambda p: Path(p).write_text(json.dumps(summary, indent=2) + "\n"))
-    shutil.rmtree(out / "state", ignore_errors=True)
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(str(tmp))
-    os.replace(tmp, path)
+    text = json.dumps(full_manifest, indent=2) + "\n"
+    atomic_write(out / "manifest.json", lambda p: Path(p).write_text(text))
+    # the state goes before summary.json appears: a folder with a summary never holds a stale state
+    shutil.rmtree(out / STATE_FOLDER, ignore_errors=True)
+    summary = json.dumps(summary_dict(result), indent=2) + "\n"
+    atomic_write(out / "summary.json", lambda p: Path(p).write_text(summary))

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from alignjax.attacks.validation import InputError
+from alignjax.commands.arguments import non_negative_seconds, parse_arch_option, positive_int, seed
 
 DEFAULT_EPS = {"Linf": 0.1, "L2": 0.5, "L1": 1.0}  # for the embedded digits model
 
@@ -38,8 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--weights", type=Path, help="checkpoint for --arch (.safetensors, .pt/.pth/.bin, .npz)"
     )
     attack.add_argument(
-        "--num-classes", type=int, help="classes of --arch (default: from the weights' sidecar, else 10)"
+        "--num-classes", type=positive_int,
+        help="classes of --arch (default: from the weights' alignjax record, else read off the weights)"
     )
+    attack.add_argument("--arch-option", type=parse_arch_option, action="append", default=[],
+                        metavar="NAME=VALUE", help="builder option of --arch, VALUE in JSON; repeatable")
     attack.add_argument(
         "--data", type=Path, help="npz with x (floats in [0,1], NHWC unless --layout nchw) and y (int)"
     )
@@ -55,15 +57,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     attack.add_argument(
         "--attacks",
-        help="comma-separated attack names for --version custom "
-        "(apgd-ce, apgd-dlr, fab, square, apgd-t, fab-t)",
+        help="comma-separated attack names for --version custom (apgd-ce, apgd-dlr, fab, square, apgd-t, "
+        "fab-t), each optionally with settings, e.g. 'apgd-ce(n_iter=20),square(n_queries=500)'; an attack "
+        "listed twice is run and reported twice",
     )
     attack.add_argument("--individual", action="store_true", help="run each attack on all points (diagnosis)")
     attack.add_argument("--n", type=int, help="evaluate the first N points")
-    attack.add_argument("--batch-size", type=int, default=500)
-    attack.add_argument("--seed", type=int, default=0)
-    attack.add_argument("--out", type=Path, help="output folder (default: alignjax-runs/attack-<UTC time>)")
-    attack.add_argument("--overwrite", action="store_true", help="replace results already in --out")
+    attack.add_argument("--batch-size", type=positive_int, default=500)
+    attack.add_argument("--seed", type=seed, default=0, help="0 .. 2**32-1 (default 0)")
+    attack.add_argument("--out", type=Path,
+                        help="output folder (default: a new alignjax-runs/attack-<UTC time>-<random>); "
+                        "one run at a time may use it")
+    attack.add_argument("--overwrite", action="store_true",
+                        help="replace results and any interrupted state already in --out")
+    attack.add_argument("--checkpoint-seconds", type=non_negative_seconds, default=30.0,
+                        help="save the resumable state in --out/state at most this often within an attack "
+                        "(default 30; 0: after every batch); it is always saved after each attack")
     attack.add_argument("--no-checks", action="store_true", help="skip the reference's sanity checks")
     attack.add_argument("--no-progress", action="store_true", help="no progress bar")
     attack.set_defaults(run=cmd_attack)
@@ -92,56 +101,47 @@ def load_npz(path: Path, layout: str) -> tuple[Any, Any]:
     return x, y
 
 
-def load_arch_weights(arch: str, weights: Path | None, num_classes: int | None, input_shape: tuple[int, ...]):
-    """(logits_fn, variables) for --arch/--weights: Flax safetensors (params/...) or a PyTorch checkpoint."""
-    from alignjax.models import build_architecture
-    from alignjax.weights.convert import convert_state_dict, logits_fn_for
-    from alignjax.weights.readers import read_state_dict
-    from alignjax.weights.strict import check_against_module
+def load_arch_weights(arch: str, weights: Path | None, num_classes: int | None, input_shape: tuple[int, ...],
+                      arch_options: dict[str, Any] | None = None):
+    """(logits_fn, variables, info) for --arch/--weights: a converted file (rebuilt from its record) or a
+    PyTorch checkpoint (the architecture's defaults, class count read off the weights)."""
+    from alignjax.weights.convert import load_weights_for_arch
 
     if weights is None:
         raise InputError("--arch needs --weights FILE")
     if not weights.is_file():
         raise FileNotFoundError(f"--weights {weights} does not exist")
-    if num_classes is None:
-        sidecar = weights.with_suffix(".json")
-        meta = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
-        num_classes = int(meta.get("arch_kwargs", {}).get("num_classes", "10"))
-    module = build_architecture(arch, num_classes=num_classes)
-    state = read_state_dict(weights)
-    if state and all(k.startswith(("params/", "batch_stats/")) for k in state):
-        variables = check_against_module(module, state, input_shape, source=str(weights))
-    else:
-        variables = convert_state_dict(
-            state, arch, input_shape=input_shape, source=str(weights), num_classes=num_classes
-        )
-    return logits_fn_for(module), variables
+    return load_weights_for_arch(weights, arch, num_classes=num_classes, input_shape=tuple(input_shape),
+                                 arch_kwargs=arch_options)
 
 
 def cmd_attack(args: argparse.Namespace) -> int:
     import jax
     import numpy as np
-    from tqdm import tqdm
 
-    from alignjax.attacks import presets
-    from alignjax.attacks.autoattack import run_autoattack
-    from alignjax.attacks.report import prepare_output_dir, write_results
     from alignjax.attacks.validation import validate_images, validate_labels
+    from alignjax.commands import attack_run
 
     embedded = args.model is None and args.arch is None
     if args.weights is not None and args.arch is None:
         raise InputError("--weights needs --arch NAME (or use --model NAME for a registry model)")
+    attack_run.check_model_options(args)
+    model_options: dict[str, Any] = {}
+    weights_file = args.weights
     if embedded:
         from alignjax.data.digits import digits_split
         from alignjax.models import load_embedded
+        from alignjax.models.embedded import EMBEDDED_WEIGHTS, bundled_weights_dir
 
         logits_fn, variables = load_embedded()
         model_desc = "embedded digits CNN (weights/digits_cnn.safetensors)"
+        weights_file = bundled_weights_dir() / EMBEDDED_WEIGHTS
     elif args.model is not None:
         from alignjax.weights.convert import load_model
 
         logits_fn, variables, _spec = load_model(args.model)
         model_desc = args.model
+        model_options = {"source": _spec.source, "sha256": _spec.sha256}
     else:
         model_desc = f"{args.arch} from {args.weights}"
 
@@ -151,7 +151,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
     elif embedded:
         split = digits_split("test")
         x, y = split.x, split.y
-        data_desc = "sklearn digits, alignjax fixed test split (397 images)"
+        data_desc = "sklearn digits, alignjax fixed test split"
     else:
         raise InputError("give --data FILE.npz with x and y for this model")
     if args.n is not None:
@@ -160,19 +160,34 @@ def cmd_attack(args: argparse.Namespace) -> int:
         x, y = x[: args.n], y[: args.n]
     x = validate_images(x)
     if args.arch is not None:
-        logits_fn, variables = load_arch_weights(args.arch, args.weights, args.num_classes, x.shape[1:])
+        logits_fn, variables, model_options = load_arch_weights(
+            args.arch, args.weights, args.num_classes, x.shape[1:], dict(args.arch_option))
+        for note in model_options.pop("notes"):
+            print(f"note: {note}", flush=True)
     eps = args.eps if args.eps is not None else (DEFAULT_EPS[args.norm] if embedded else None)
     if eps is None:
         raise InputError("give --eps (e.g. 8/255 for CIFAR Linf, 0.5 for CIFAR L2, 4/255 for ImageNet Linf)")
-    names = [n.strip() for n in args.attacks.split(",") if n.strip()] if args.attacks else []
     n_classes = int(np.asarray(jax.device_get(logits_fn(variables, x[:1]))).shape[-1])
     y = validate_labels(y, len(x), n_classes)  # before anything is written
-    attacks = presets.version_attacks(args.version, args.norm, eps, names=names, n_classes=n_classes)
+    attacks = attack_run.attack_configs(args, eps, n_classes)
 
-    out = prepare_output_dir(
-        args.out or Path("alignjax-runs") / time.strftime("attack-%Y%m%d-%H%M%S", time.gmtime()),
-        overwrite=args.overwrite,
-    )
+    out, lock = attack_run.open_output(args)
+    try:
+        return _run_and_write(args, out, logits_fn, variables, x, y, attacks, eps, model_desc, model_options,
+                              weights_file, data_desc)
+    finally:
+        lock.release()
+
+
+def _run_and_write(args, out, logits_fn, variables, x, y, attacks, eps, model_desc, model_options,
+                   weights_file, data_desc) -> int:
+    import jax
+    from tqdm import tqdm
+
+    from alignjax.attacks.autoattack import run_autoattack
+    from alignjax.attacks.report import write_results
+    from alignjax.commands import attack_run
+
     print(
         f"model: {model_desc}\ndata: {data_desc}, n={len(x)}\n"
         f"AutoAttack {args.version}: {', '.join(a.name for a in attacks)} | norm {args.norm} eps {eps:g} "
@@ -204,6 +219,8 @@ def cmd_attack(args: argparse.Namespace) -> int:
         progress=progress,
         log=lambda line: print(line, flush=True),
         run_checks=not args.no_checks,
+        checkpoint_seconds=args.checkpoint_seconds,
+        state_identity=attack_run.run_identity_extras(args, model_desc, model_options),
     )
     manifest = {
         "command": "attack",
@@ -217,6 +234,8 @@ def cmd_attack(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "batch_size": args.batch_size,
         "individual": args.individual,
+        "model_options": model_options,
+        **attack_run.provenance(args, weights_file=weights_file, params=variables, x=x, y=y),
     }
     write_results(out, result, x, y, manifest)
     print(

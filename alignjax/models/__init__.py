@@ -9,11 +9,13 @@ import pkgutil as _pkgutil
 
 from alignjax.models.embedded import load_embedded
 from alignjax.models.registry import (
+    ARCHITECTURE_INPUT_SHAPES,
     ARCHITECTURES,
     MODELS,
     ModelSpec,
     Preprocessing,
     RobustAccuracy,
+    architecture_input_shape,
     build_architecture,
     get_model_spec,
     register_architecture,
@@ -24,11 +26,13 @@ for _info in _pkgutil.iter_modules(__path__):
     _importlib.import_module(f"{__name__}.{_info.name}")
 
 __all__ = [
+    "ARCHITECTURE_INPUT_SHAPES",
     "ARCHITECTURES",
     "MODELS",
     "ModelSpec",
     "Preprocessing",
     "RobustAccuracy",
+    "architecture_input_shape",
     "build_architecture",
     "get_model_spec",
     "load_embedded",

@@ -125,5 +125,6 @@ def build_cifar_resnet18(
     return CifarResNet(num_classes=num_classes, dtype=dtype, pre_activation=pre_activation, **kwargs)
 
 
-register_architecture("cifar_resnet18")(build_cifar_resnet18)
-register_architecture("preact_resnet18")(functools.partial(build_cifar_resnet18, pre_activation=True))
+register_architecture("cifar_resnet18", input_shape=(32, 32, 3))(build_cifar_resnet18)
+register_architecture("preact_resnet18", input_shape=(32, 32, 3))(
+    functools.partial(build_cifar_resnet18, pre_activation=True))

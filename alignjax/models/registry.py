@@ -20,18 +20,39 @@ import flax.linen as nn
 ArchBuilder = Callable[..., nn.Module]
 
 ARCHITECTURES: dict[str, ArchBuilder] = {}
+# (h, w, c) an architecture is built for, when it is not ImageNet's 224x224x3 (e.g. CIFAR's 32x32x3)
+ARCHITECTURE_INPUT_SHAPES: dict[str, tuple[int, int, int]] = {}
+DEFAULT_INPUT_SHAPE = (224, 224, 3)
 
 
-def register_architecture(name: str) -> Callable[[ArchBuilder], ArchBuilder]:
-    """Decorator: ``@register_architecture('resnet50') def build(num_classes=1000, **kw): ...``."""
+def register_architecture(
+    name: str, *, input_shape: tuple[int, int, int] | None = None
+) -> Callable[[ArchBuilder], ArchBuilder]:
+    """Decorator: ``@register_architecture('resnet50') def build(num_classes=1000, **kw): ...``.
+
+    ``input_shape`` is the (h, w, c) the architecture is designed for, when that is not 224x224x3; the
+    converter checks checkpoints at that size (a CIFAR ResNet's classifier only fits 32x32 inputs).
+    """
 
     def decorate(builder: ArchBuilder) -> ArchBuilder:
         if name in ARCHITECTURES:
             raise ValueError(f"architecture {name!r} is registered twice")
         ARCHITECTURES[name] = builder
+        if input_shape is not None:
+            ARCHITECTURE_INPUT_SHAPES[name] = tuple(input_shape)
         return builder
 
     return decorate
+
+
+def architecture_input_shape(name: str) -> tuple[int, int, int]:
+    """The (h, w, c) ``name`` is built for: its registration's, else a named model's, else 224x224x3."""
+    if name in ARCHITECTURE_INPUT_SHAPES:
+        return ARCHITECTURE_INPUT_SHAPES[name]
+    for spec in MODELS.values():
+        if spec.arch == name:
+            return spec.input_shape
+    return DEFAULT_INPUT_SHAPE
 
 
 def build_architecture(name: str, **kwargs: Any) -> nn.Module:

@@ -34,6 +34,6 @@ class SmallCNN(nn.Module):
         return x.astype(jnp.float32)
 
 
-@register_architecture("small_cnn")
+@register_architecture("small_cnn", input_shape=(8, 8, 1))
 def build_small_cnn(num_classes: int = 10, **kwargs: Any) -> SmallCNN:
     return SmallCNN(num_classes=num_classes, **kwargs)

@@ -31,6 +31,7 @@ from alignjax.models.layers import Conv
 from alignjax.models.registry import register_architecture
 from alignjax.models.resnet import batch_norm, conv, normalize
 
+CIFAR_INPUT = (32, 32, 3)
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2471, 0.2435, 0.2616)
 CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
@@ -226,8 +227,13 @@ def build_dm_wide_resnet(
     return DMWideResNet(depth=depth, width=width, num_classes=num_classes, dtype=dtype, **kwargs)
 
 
-register_architecture("wrn_28_10")(functools.partial(build_wide_resnet, depth=28, widen_factor=10))
-register_architecture("wrn_34_10")(functools.partial(build_wide_resnet, depth=34, widen_factor=10))
-register_architecture("wrn_70_16")(functools.partial(build_wide_resnet, depth=70, widen_factor=16))
-register_architecture("dm_wrn_28_10")(functools.partial(build_dm_wide_resnet, depth=28, width=10))
-register_architecture("dm_wrn_70_16")(functools.partial(build_dm_wide_resnet, depth=70, width=16))
+register_architecture("wrn_28_10", input_shape=CIFAR_INPUT)(
+    functools.partial(build_wide_resnet, depth=28, widen_factor=10))
+register_architecture("wrn_34_10", input_shape=CIFAR_INPUT)(
+    functools.partial(build_wide_resnet, depth=34, widen_factor=10))
+register_architecture("wrn_70_16", input_shape=CIFAR_INPUT)(
+    functools.partial(build_wide_resnet, depth=70, widen_factor=16))
+register_architecture("dm_wrn_28_10", input_shape=CIFAR_INPUT)(
+    functools.partial(build_dm_wide_resnet, depth=28, width=10))
+register_architecture("dm_wrn_70_16", input_shape=CIFAR_INPUT)(
+    functools.partial(build_dm_wide_resnet, depth=70, width=16))

@@ -10,14 +10,16 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
+    "CheckpointError": "alignjax.weights.errors",
     "convert_checkpoint": "alignjax.weights.convert",
     "convert_state_dict": "alignjax.weights.convert",
     "list_models": "alignjax.weights.convert",
     "load_model": "alignjax.weights.convert",
+    "load_weights_for_arch": "alignjax.weights.rebuild",
     "read_state_dict": "alignjax.weights.readers",
 }
 
-__all__ = ["convert_checkpoint", "convert_state_dict", "list_models", "load_model", "read_state_dict"]
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:

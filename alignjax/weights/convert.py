@@ -2,34 +2,41 @@
 
 ``convert_checkpoint`` reads any supported file (no torch), strips wrapper prefixes, applies the
 family converter of the architecture (``keymaps.get_converter``), checks the result strictly against
-the Flax module and writes ``'/'``-joined float32 arrays plus a JSON sidecar (architecture, source
-sha256, alignjax version). ``load_model`` does the same for a registered ``ModelSpec`` through the hub
-and caches the converted file under ``cache_root()/converted``.
+the Flax module and writes ``'/'``-joined float32 arrays plus a record of every builder argument
+(``metadata.py``: class count read off the checkpoint when not given, options, resolved normalisation,
+input shape, source sha256), in the safetensors header and a JSON sidecar; ``load_weights_for_arch``
+(``rebuild.py``) rebuilds the model from that record. ``load_model`` does the same for a registered
+``ModelSpec`` through the hub and caches the converted file under ``cache_root()/converted``.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import inspect
-import json
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file
 
-import alignjax
 from alignjax.models.embedded import flatten, unflatten
-from alignjax.models.registry import MODELS, ModelSpec, build_architecture, get_model_spec
+from alignjax.models.registry import (
+    MODELS,
+    ModelSpec,
+    architecture_input_shape,
+    build_architecture,
+    get_model_spec,
+)
 from alignjax.weights import hub
 from alignjax.weights.keymaps import get_converter
+from alignjax.weights.metadata import check_rebuild, make_record, read_record, write_weights
 from alignjax.weights.readers import load_checkpoint
+from alignjax.weights.rebuild import build_and_check, is_flax_state, load_weights_for_arch, logits_fn_for
 from alignjax.weights.strict import check_against_module
 
-__all__ = ["convert_checkpoint", "convert_state_dict", "list_models", "load_model", "logits_fn_for"]
+__all__ = ["build_and_check", "convert_checkpoint", "convert_state_dict", "list_models", "load_model",
+           "load_weights_for_arch", "logits_fn_for"]
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +44,8 @@ StateDictFn = Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
 
 
 def _default_input_shape(arch: str) -> tuple[int, int, int]:
-    """The input shape registered models of this architecture use; (224, 224, 3) if none is registered."""
-    for spec in MODELS.values():
-        if spec.arch == arch:
-            return spec.input_shape
-    return (224, 224, 3)
+    """The input shape ``arch`` is built for (its registration, else a named model's, else 224x224x3)."""
+    return architecture_input_shape(arch)
 
 
 def convert_state_dict(
@@ -56,22 +60,13 @@ def convert_state_dict(
 ) -> dict[str, Any]:
     """PyTorch-style state dict -> nested Flax variables, strictly checked against ``arch``.
 
-    ``convert`` (a ``ModelSpec.convert``) replaces the family converter when given.
+    ``convert`` (a ``ModelSpec.convert``) replaces the family converter when given; without
+    ``num_classes`` the class count is read off the checkpoint.
     """
-    module = build_architecture(arch, **arch_kwargs)
     flat = (convert or get_converter(arch))(state_dict)
-    shape = tuple(input_shape) if input_shape is not None else _default_input_shape(arch)
-    return check_against_module(module, flat, shape, dont_load=dont_load, source=source)
-
-
-def _write(variables: Mapping[str, Any], out_path: Path, sidecar: dict[str, Any]) -> Path:
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    flat = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in flatten(dict(variables)).items()}
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    save_file(flat, str(tmp), metadata={"alignjax": json.dumps(sidecar, sort_keys=True)})
-    tmp.replace(out_path)  # atomic: a crash never leaves a half-written cache entry
-    out_path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
-    return out_path
+    num_classes = arch_kwargs.pop("num_classes", None)
+    return build_and_check(flat, arch, num_classes=num_classes, input_shape=input_shape, dont_load=dont_load,
+                           source=source, **arch_kwargs)[1]
 
 
 def convert_checkpoint(
@@ -88,36 +83,33 @@ def convert_checkpoint(
     """Converts a checkpoint file into Flax-ready safetensors plus a ``.json`` sidecar; returns out_path.
 
     Args:
-      path: safetensors / torch.save (zip or legacy) / .npz checkpoint.
+      path: safetensors / torch.save (zip or legacy) / .npz checkpoint (PyTorch names, or Flax names
+        ``params/...`` as alignjax writes them, which are taken as they are).
       arch: a registered architecture (``alignjax.models.ARCHITECTURES``).
       out_path: where to write the ``.safetensors``; the sidecar goes next to it with a ``.json`` suffix.
       key: the entry holding the weights in a nested checkpoint, if automatic selection picks wrongly.
       convert: a ``ModelSpec.convert``-style function replacing the family converter.
-      input_shape: (h, w, c) for the shape check; default from a registered model of ``arch``.
+      input_shape: (h, w, c) for the shape check; default: the architecture's registered input shape.
       dont_load: regex of module variables that may be absent from the checkpoint.
-      **arch_kwargs: passed to the architecture builder (``num_classes=10`` ...).
+      **arch_kwargs: passed to the architecture builder (``num_classes``, ``mean``/``std`` ...); without
+        ``num_classes`` the class count is read off the checkpoint.
+
+    The file and its sidecar record every builder argument (``metadata.make_record``), so
+    ``load_weights_for_arch`` rebuilds exactly this model.
     """
     path, out_path = Path(path), Path(out_path)
     loaded = load_checkpoint(path, key=key)
-    variables = convert_state_dict(loaded.state_dict, arch, convert=convert, input_shape=input_shape,
-                                   dont_load=dont_load, source=str(path), **arch_kwargs)
-    sidecar = {
-        "arch": arch,
-        "arch_kwargs": {k: repr(v) for k, v in sorted(arch_kwargs.items())},
-        "source": str(path),
-        "source_sha256": hub.sha256_file(path),
-        "source_format": loaded.format,
-        "source_key": loaded.key,
-        "alignjax_version": alignjax.__version__,
-    }
-    return _write(variables, out_path, sidecar)
-
-
-def logits_fn_for(module: Any) -> Callable[[Any, Any], Any]:
-    """``partial(module.apply, train=False)`` when the module takes ``train``, else ``module.apply``."""
-    if "train" in inspect.signature(type(module).__call__).parameters:
-        return functools.partial(module.apply, train=False)
-    return module.apply
+    flat = loaded.state_dict if convert is None and is_flax_state(loaded.state_dict) else \
+        (convert or get_converter(arch))(loaded.state_dict)
+    num_classes = arch_kwargs.pop("num_classes", None)
+    module, variables, classes, shape = build_and_check(
+        flat, arch, num_classes=num_classes, input_shape=input_shape, dont_load=dont_load, source=str(path),
+        **arch_kwargs)
+    record = make_record(arch, module, num_classes=classes, input_shape=shape, arch_kwargs=arch_kwargs,
+                         num_classes_read_off_checkpoint=num_classes is None, source=str(path),
+                         source_sha256=hub.sha256_file(path), source_format=loaded.format,
+                         source_key=loaded.key)
+    return write_weights(flatten(dict(variables)), out_path, record)
 
 
 def _converted_path(spec: ModelSpec, cache_dir: Path) -> Path:
@@ -162,6 +154,9 @@ def load_model(
     cached = _converted_path(spec, root)
     if downloaded and cached.is_file() and not refresh:
         variables = check_against_module(module, load_file(str(cached)), spec.input_shape, source=str(cached))
+        record = read_record(cached)
+        if record is not None:
+            check_rebuild(record, module, str(cached))
         return logits_fn_for(module), variables, spec
     folder = "downloads" if isinstance(parsed, hub.UrlSource) else "hub"
     hub_cache = Path(cache_dir) / folder if cache_dir is not None else None
@@ -171,10 +166,10 @@ def load_model(
                                    input_shape=spec.input_shape, source=f"{spec.name} ({path})",
                                    num_classes=spec.num_classes, **arch_kwargs)
     if downloaded:
-        _write(variables, cached, {
-            "name": spec.name, "arch": spec.arch, "source": spec.source,
-            "source_sha256": hub.sha256_file(path),
-            "alignjax_version": alignjax.__version__})
+        record = make_record(spec.arch, module, num_classes=spec.num_classes, input_shape=spec.input_shape,
+                             arch_kwargs=arch_kwargs, name=spec.name, source=spec.source,
+                             source_sha256=hub.sha256_file(path))
+        write_weights(flatten(dict(variables)), cached, record)
     return logits_fn_for(module), variables, spec
 
 

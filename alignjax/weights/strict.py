@@ -17,12 +17,11 @@ import jax
 import numpy as np
 
 from alignjax.models.embedded import unflatten
+from alignjax.weights.errors import CheckpointMismatchError
+
+__all__ = ["CheckpointMismatchError", "check_against_module", "expected_shapes", "strip_prefixes"]
 
 COMMON_PREFIXES = ("module.", "model.", "_orig_mod.")
-
-
-class CheckpointMismatchError(ValueError):
-    """The checkpoint does not fit the architecture; the message lists every difference."""
 
 
 def strip_prefixes(state_dict: Mapping[str, Any], prefixes: tuple[str, ...] = COMMON_PREFIXES) -> dict:

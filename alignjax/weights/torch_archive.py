@@ -14,17 +14,19 @@ becomes float32, other dtypes keep theirs.
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import ml_dtypes
 import numpy as np
 
+from alignjax.weights.errors import CheckpointError, CheckpointFormatError
 from alignjax.weights.torch_pickle import (
-    CheckpointFormatError,
     _NumpyArray,
     _Storage,
     _StorageType,
@@ -35,6 +37,13 @@ from alignjax.weights.torch_pickle import (
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
+# A tensor may repeat its storage's elements (stride 0: ``expand``), but materialising it may not take
+# more than this many times its storage's bytes (or 64 MiB): a damaged size never allocates terabytes.
+MAX_EXPANSION = 64
+MAX_EXPANDED_BYTES = 64 << 20
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, zlib.error,
+               NotImplementedError, RuntimeError, struct.error, UnicodeDecodeError, OverflowError,
+               MemoryError)
 
 
 def _materialize(obj: Any, source: str, byteorder: str) -> Any:
@@ -73,6 +82,11 @@ def _tensor_to_numpy(tensor: _Tensor, source: str, byteorder: str) -> np.ndarray
     size, stride, offset = tensor.size, tensor.stride, tensor.offset
     if len(size) != len(stride) or min(size, default=1) < 0 or min(stride, default=0) < 0 or offset < 0:
         raise CheckpointFormatError(f"{source}: bad tensor geometry size={size} stride={stride}")
+    nbytes = math.prod(size) * dtype.itemsize
+    if nbytes > max(MAX_EXPANSION * storage.data.nbytes, MAX_EXPANDED_BYTES):
+        raise CheckpointFormatError(
+            f"{source}: tensor of size {size} (stride {stride}) would take {nbytes} bytes from a storage of "
+            f"{storage.data.nbytes}; the file is corrupt")
     if 0 not in size:
         last = offset + sum((n - 1) * s for n, s in zip(size, stride))
         if last >= flat.size:
@@ -93,10 +107,16 @@ def load_torch_zip(path: str | Path) -> Any:
     """Unpickles a torch.save zip archive; returns the saved object with tensors as numpy arrays."""
     source = str(path)
     try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as err:
-        raise CheckpointFormatError(f"{source}: not a readable zip archive ({err})") from err
-    with archive:
+        return _load_torch_zip(path, source)
+    except CheckpointError:
+        raise
+    except _ZIP_ERRORS as err:
+        raise CheckpointFormatError(
+            f"{source}: corrupt or truncated zip archive ({type(err).__name__}: {err})") from err
+
+
+def _load_torch_zip(path: str | Path, source: str) -> Any:
+    with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
         pickles = [n for n in names if n.endswith("data.pkl") and n.count("/") == 1]
         if not pickles:
@@ -104,22 +124,26 @@ def load_torch_zip(path: str | Path) -> Any:
             kind = "a TorchScript archive (torch.jit.save)" if is_script else "not a torch.save archive"
             raise CheckpointFormatError(f"{source}: no <archive>/data.pkl; {kind}")
         prefix = pickles[0][: -len("data.pkl")]
-        try:
-            has_mark = prefix + "byteorder" in names
-            byteorder = archive.read(prefix + "byteorder").decode() if has_mark else "little"
-            storages: dict[str, _Storage] = {}
-            result = unpickle(archive.read(pickles[0]), source, storages)
-            for key, storage in storages.items():
-                member = f"{prefix}data/{key}"
-                if member not in names:
-                    raise CheckpointFormatError(f"{source}: storage {key!r} is missing ({member})")
-                raw = archive.read(member)
-                if len(raw) < storage.numel * storage.dtype.itemsize:
-                    raise CheckpointFormatError(f"{source}: storage {key!r} is shorter than its tensors need")
-                storage.data = np.frombuffer(raw, dtype=np.uint8)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as err:
-            raise CheckpointFormatError(f"{source}: corrupt or truncated zip archive ({err})") from err
-        return _materialize(result, source, byteorder)
+        has_mark = prefix + "byteorder" in names
+        byteorder = archive.read(prefix + "byteorder").decode() if has_mark else "little"
+        if byteorder not in ("little", "big"):
+            raise CheckpointFormatError(f"{source}: unknown byte order {byteorder[:20]!r}")
+        storages: dict[str, _Storage] = {}
+        result = unpickle(archive.read(pickles[0]), source, storages)
+        for key, storage in storages.items():
+            member = f"{prefix}data/{key}"
+            if member not in names:
+                raise CheckpointFormatError(f"{source}: storage {key!r} is missing ({member})")
+            info = archive.getinfo(member)
+            if info.file_size < storage.numel * storage.dtype.itemsize:
+                raise CheckpointFormatError(f"{source}: storage {key!r} is shorter than its tensors need")
+            if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+                raise CheckpointFormatError(f"{source}: storage {key!r} has inconsistent sizes; corrupt")
+            raw = archive.read(member)
+            if len(raw) < storage.numel * storage.dtype.itemsize:
+                raise CheckpointFormatError(f"{source}: storage {key!r} is shorter than its tensors need")
+            storage.data = np.frombuffer(raw, dtype=np.uint8)
+    return _materialize(result, source, byteorder)
 
 
 def load_torch_legacy(path: str | Path) -> Any:
@@ -128,18 +152,19 @@ def load_torch_legacy(path: str | Path) -> Any:
     with open(path, "rb") as file:
         file_size = os.fstat(file.fileno()).st_size
         magic = unpickle(file, source)
-        if magic != LEGACY_MAGIC:
+        if type(magic) is not int or magic != LEGACY_MAGIC:
             raise CheckpointFormatError(f"{source}: bad magic number; not a legacy torch checkpoint")
         protocol = unpickle(file, source)
-        if protocol != LEGACY_PROTOCOL:
+        if type(protocol) is not int or protocol != LEGACY_PROTOCOL:
             raise CheckpointFormatError(f"{source}: unsupported legacy protocol version {protocol!r}")
         sys_info = unpickle(file, source)
-        little = not isinstance(sys_info, dict) or sys_info.get("little_endian", True)
+        little = not isinstance(sys_info, dict) or sys_info.get("little_endian", True) is not False
         byteorder = "little" if little else "big"
         storages: dict[str, _Storage] = {}
         result = unpickle(file, source, storages)
         keys = unpickle(file, source)
-        if not isinstance(keys, list) or set(keys) != set(storages):
+        named = isinstance(keys, list) and all(isinstance(k, str) for k in keys)
+        if not named or set(keys) != set(storages):
             raise CheckpointFormatError(f"{source}: storage key list does not match the tensors")
         for key in keys:
             storage = storages[key]

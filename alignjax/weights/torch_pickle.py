@@ -24,14 +24,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
-
-class UnsafeCheckpointError(pickle.UnpicklingError):
-    """The pickle names a global outside the allowlist; nothing it names was called."""
-
-
-class CheckpointFormatError(ValueError):
-    """The file is corrupt, truncated or not a checkpoint this reader understands."""
-
+from alignjax.weights.errors import CheckpointFormatError, UnsafeCheckpointError
 
 _STORAGE_DTYPES: dict[str, np.dtype] = {
     "FloatStorage": np.dtype(np.float32),
@@ -287,6 +280,7 @@ def unpickle(data: Any, source: str, storages: dict[str, _Storage] | None = None
     except (UnsafeCheckpointError, CheckpointFormatError):
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError,
-            AttributeError, UnicodeDecodeError, struct.error, MemoryError, RecursionError) as err:
+            AttributeError, UnicodeDecodeError, struct.error, MemoryError, RecursionError,
+            OverflowError) as err:
         raise CheckpointFormatError(
             f"{source}: corrupt or truncated pickle ({type(err).__name__}: {err})") from err

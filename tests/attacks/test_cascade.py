@@ -142,16 +142,16 @@ def test_resume_after_interruption_gives_the_uninterrupted_result(problem, tmp_p
             raise KeyboardInterrupt
 
     state = tmp_path / "state"
-    import alignjax.attacks.autoattack as aa
+    from alignjax.attacks.state import RunState
 
     saves = []
-    original = aa._State.save
-    aa._State.save = lambda self, d, f: (saves.append(1), original(self, d, f))
+    original = RunState.save
+    RunState.save = lambda self, d, f: (saves.append(1), original(self, d, f))
     try:
         with pytest.raises(KeyboardInterrupt):
             run(problem, batch_size=4, state_dir=state, progress=interrupt)
     finally:
-        aa._State.save = original
+        RunState.save = original
     resumed = run(problem, batch_size=4, state_dir=state)
     np.testing.assert_array_equal(resumed.robust, full.robust)
     np.testing.assert_array_equal(resumed.broken_by, full.broken_by)
@@ -169,10 +169,8 @@ def test_resume_in_the_middle_of_an_attack(problem, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         run(problem, batch_size=4, state_dir=tmp_path, progress=interrupt, checkpoint_seconds=0.0)
-    import json as _json
-
-    meta = _json.loads((tmp_path / "state.json").read_text())
     with np.load(tmp_path / "state.npz") as saved:
+        meta = json.loads(str(saved["meta"]))
         assert meta["attack_index"] == 0 and saved["attempted"].sum() == 8  # two batches of 4 were saved
     seen = []
     resumed = run(problem, batch_size=4, state_dir=tmp_path, progress=lambda n, d, t: seen.append((n, d, t)))

@@ -1,0 +1,121 @@
+"""`kill -9` at random moments, then resume: the result equals the uninterrupted run, row for row.
+
+``alignjax attack`` runs as a subprocess on the embedded model (32 points, a short custom list with
+Square so that query counts are checked too, batches of 4, state saved after every batch) and is
+killed with SIGKILL 20 times at seeded random moments: half at any time after the start (imports,
+clean pass, compilation, attacks, writing), half just after it saved a checkpoint inside an attack.
+Every interrupted run is resumed (sometimes killed again first) until it finishes; its
+points.parquet must equal the uninterrupted baseline's exactly. One compilation cache, filled by the
+baseline, keeps each restart cheap (the killed runs only read it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+ATTACKS = "apgd-ce(n_iter=10,n_restarts=1),square(n_queries=40)"
+COMMAND = [sys.executable, "-m", "alignjax.cli", "attack", "--version", "custom", "--attacks", ATTACKS,
+           "--n", "32", "--batch-size", "4", "--checkpoint-seconds", "0", "--no-checks", "--no-progress"]
+KILLS = 20
+SEED = 20261129
+
+
+def _environment(cache: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "JAX_PLATFORMS": "cpu",
+            "JAX_COMPILATION_CACHE_DIR": str(cache), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+
+
+def _state_mtime(out: Path) -> int | None:
+    try:
+        return (out / "state" / "state.npz").stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
+def _saved_progress(out: Path) -> tuple[int, int] | None:
+    """(attack_index, points attempted in the attack in progress) of the state a killed run left."""
+    path = out / "state" / "state.npz"
+    if not path.is_file():
+        return None
+    with np.load(path) as saved:
+        return json.loads(str(saved["meta"]))["attack_index"], int(saved["attempted"].sum())
+
+
+def _kill_at_a_random_moment(process: subprocess.Popen, out: Path, rng: random.Random,
+                             duration: float) -> bool:
+    """SIGKILLs ``process`` (its whole session); False if it finished first."""
+    if rng.random() < 0.5:  # any moment of the run
+        deadline = time.monotonic() + rng.uniform(0.0, duration)
+        while time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.01)
+    else:  # just after a checkpoint inside an attack
+        before = _state_mtime(out)
+        while process.poll() is None and _state_mtime(out) in (before, None):
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.3))
+    if process.poll() is not None:
+        return False
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    return True
+
+
+def _launch(out: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
+    with open(log, "ab") as sink:
+        return subprocess.Popen([*COMMAND, "--out", str(out)], stdout=sink, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
+
+
+def test_sigkill_at_random_moments_then_resume_reproduces_the_uninterrupted_run(tmp_path):
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = _environment(tmp_path / "xla-cache")
+    for name in ("baseline", "again"):  # the second run, with the cache filled, times a restart
+        started = time.monotonic()
+        done = subprocess.run([*COMMAND, "--out", str(tmp_path / name)], env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        duration = time.monotonic() - started
+    baseline = pl.read_parquet(tmp_path / "baseline" / "points.parquet")
+    assert pl.read_parquet(tmp_path / "again" / "points.parquet").equals(baseline)
+    baseline_after = json.loads((tmp_path / "baseline" / "summary.json").read_text())["robust_accuracy_after"]
+    assert baseline["n_queries"].sum() > 0 and (~baseline["robust"]).sum() > 0  # both attacks leave traces
+
+    rng = random.Random(SEED)
+    kills, inside_an_attack, launches, trial = 0, 0, 0, 0
+    while kills < KILLS:
+        trial += 1
+        out, log = tmp_path / f"run{trial}", tmp_path / f"run{trial}.log"
+        planned = rng.randint(1, 3)
+        while True:
+            launches += 1
+            assert launches <= 3 * KILLS + 10, "runs keep finishing before they can be killed"
+            process = _launch(out, env, log)
+            if planned > 0 and kills < KILLS and _kill_at_a_random_moment(process, out, rng, duration):
+                kills += 1
+                planned -= 1
+                progress = _saved_progress(out)
+                inside_an_attack += progress is not None and progress[1] > 0
+                continue
+            assert process.wait(timeout=600) == 0, log.read_text()
+            break
+        resumed = pl.read_parquet(out / "points.parquet")
+        assert resumed.equals(baseline), f"trial {trial} differs from the baseline:\n{log.read_text()}"
+        after = json.loads((out / "summary.json").read_text())["robust_accuracy_after"]
+        assert after == baseline_after
+        assert not (out / "state").exists()
+    assert inside_an_attack >= 5, f"only {inside_an_attack} of {KILLS} kills landed inside an attack"
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f"{kills} kills in {trial} trials, {launches} launches, {inside_an_attack} inside an attack; "
+          f"children CPU {cpu.ru_utime + cpu.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime:.1f} s")
