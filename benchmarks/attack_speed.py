@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from alignjax.attacks import presets  # noqa: E402
 from alignjax.attacks.apgd import APGDConfig  # noqa: E402
 from alignjax.attacks.autoattack import run_autoattack  # noqa: E402
-from alignjax.attacks.precision import with_compute_dtype  # noqa: E402
+from alignjax.models.precision import with_compute_dtype  # noqa: E402
 from alignjax.models import build_architecture  # noqa: E402
 from alignjax.weights.convert import convert_state_dict, logits_fn_for  # noqa: E402
 
@@ -52,7 +52,7 @@ ITERATIONS = {"apgd-ce": 100, "apgd-t": 9 * 100, "fab-t": 9 * 100, "square": 500
 
 
 def build_workload(name: str, n: int, seed: int, smoke: bool = False):
-    """(torch model, flax logits_fn builder(dtype), variables, x (n, h, w, c) in [0, 1], arch)."""
+    """(torch model, flax logits_fn, variables, x (n, h, w, c) in [0, 1])."""
     import torch
 
     torch.manual_seed(seed)
@@ -66,7 +66,7 @@ def build_workload(name: str, n: int, seed: int, smoke: bool = False):
 
         logits_fn, variables = load_embedded()
         x = np.asarray(digits_split("test").x)[:n]
-        return digits_cnn_torch(variables), (lambda dtype: logits_fn), variables, x
+        return digits_cnn_torch(variables), logits_fn, variables, x
     if name == "wrn28":
         from torch_models import WideResNet
 
@@ -89,11 +89,7 @@ def build_workload(name: str, n: int, seed: int, smoke: bool = False):
     state = {k: v.detach().cpu().numpy() for k, v in inner.state_dict().items()}
     variables = convert_state_dict(state, arch, input_shape=(size, size, 3), **kwargs)
     x = rng.uniform(0, 1, size=(n, size, size, 3)).astype(np.float32)
-
-    def flax_logits(dtype):
-        return logits_fn_for(build_architecture(arch, dtype=dtype, **kwargs))
-
-    return model, flax_logits, variables, x
+    return model, logits_fn_for(build_architecture(arch, **kwargs)), variables, x
 
 
 def bare_step_seconds(logits_fn, variables, x, y, repeat: int = 5) -> float:
@@ -189,9 +185,8 @@ def main() -> None:
 
     torch.backends.cuda.matmul.allow_tf32 = True  # torch's default for convolutions; fp32 on both sides
     torch.backends.cudnn.allow_tf32 = True
-    model, flax_logits, variables, x = build_workload(args.workload, n, seed=0, smoke=args.smoke)
+    model, logits32, variables, x = build_workload(args.workload, n, seed=0, smoke=args.smoke)
     variables = jax.device_put(variables)
-    logits32 = flax_logits(jnp.float32)
     y = np.asarray(jax.jit(logits32)(variables, x)).argmax(1).astype(np.int32)
     print(f"# {time.strftime('%Y-%m-%d')} | {platform.machine()} | jax {jax.__version__} on "
           f"{jax.devices()[0].device_kind} x{jax.local_device_count()} | torch {torch.__version__} on {args.device} | "
@@ -201,8 +196,7 @@ def main() -> None:
         eps = TINY_EPS if mode == "all-robust" else calibrate_mixed_eps(logits32, variables, x, y, args.norm, batch_size)
         configs = {c.name: c for c in presets.standard(args.norm, eps)}
         for precision in args.precision.split(","):
-            dtype = {"fp32": jnp.float32, "bf16": jnp.bfloat16}[precision]
-            logits_fn = with_compute_dtype(flax_logits(dtype), precision)
+            logits_fn = with_compute_dtype(logits32, precision)
             bare = bare_step_seconds(logits_fn, variables, x[:batch_size], y[:batch_size])
             print(f"\n## mode {mode} (eps {eps:.3g}), alignjax {precision}; bare jitted fwd+bwd: "
                   f"{batch_size / bare:,.0f} img/s", flush=True)

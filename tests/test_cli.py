@@ -103,3 +103,16 @@ def test_convert_the_real_cifar_resnet_checkpoint(tmp_path, capsys):
     assert out.is_file() and out.with_suffix(".json").is_file()
     assert main(argv) == 2  # exists
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_bf16_precision_runs_and_is_recorded(tmp_path):
+    out = tmp_path / "bf16"
+    assert main(["attack", *CHEAP, "--precision", "bf16", "--out", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
+    assert manifest["model_options"]["precision"] == "bf16"
+    assert "peak_device_memory_bytes" in summary  # None on the CPU, which reports no peak
+    fp32 = tmp_path / "fp32"
+    assert main(["attack", *CHEAP, "--out", str(fp32)]) == 0
+    robust = [json.loads((d / "summary.json").read_text())["robust_accuracy"] for d in (out, fp32)]
+    assert abs(robust[0] - robust[1]) <= 100 * 2 / 24

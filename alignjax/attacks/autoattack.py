@@ -83,6 +83,7 @@ class AutoAttackResult:
     eps: float
     seconds: float
     individual: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    peak_device_memory_bytes: int | None = None
 
     @property
     def clean_accuracy(self) -> float:
@@ -121,6 +122,13 @@ def attack_key_for(key: Key, attacks: Sequence[object], position: int) -> Key:
     occurrence = sum(1 for other in attacks[:position] if other == cfg)
     digest = zlib.crc32(repr(cfg).encode()) & 0x7FFFFFFF
     return jax.random.fold_in(jax.random.fold_in(key, digest), occurrence)
+
+
+def peak_device_memory() -> int | None:
+    """Largest ``peak_bytes_in_use`` over the local devices, where they report it (GPU, TPU; not the CPU)."""
+    peaks = [(d.memory_stats() or {}).get("peak_bytes_in_use") for d in jax.local_devices()]
+    peaks = [int(p) for p in peaks if p]
+    return max(peaks) if peaks else None
 
 
 @functools.lru_cache(maxsize=16)
@@ -307,7 +315,7 @@ def run_autoattack(
         x_adv=state.x_adv, y_adv=state.y_adv, clean_correct=clean_correct, robust=state.robust.copy(),
         broken_by=state.broken_by.astype(str), n_queries=state.n_queries, attacks=summaries,
         warnings=warnings, norm=next(iter(norms)), eps=float(next(iter(epss))),
-        seconds=time.time() - start, individual=individual_robust,
+        seconds=time.time() - start, individual=individual_robust, peak_device_memory_bytes=peak_device_memory(),
     )
     log(f"robust accuracy: {result.robust_accuracy:.2f}%")
     return result

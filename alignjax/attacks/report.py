@@ -87,6 +87,7 @@ def summary_dict(result: AutoAttackResult) -> dict[str, Any]:
         ],
         "individual": bool(result.individual),
         "seconds": round(result.seconds, 3),
+        "peak_device_memory_bytes": result.peak_device_memory_bytes,
         "warnings": result.warnings,
     }
 

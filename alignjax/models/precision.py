@@ -2,8 +2,10 @@
 
 The attacks do their own arithmetic (steps, projections, losses, FAB's hyperplanes, Square's windows)
 in float32 whatever the model computes in (STYLE.md, dtype policy). ``with_compute_dtype`` runs the
-model itself in another dtype: floating parameters and the input are cast on entry and the logits
-come back as float32, so gradients reach the attack in float32. On GPUs and TPUs bfloat16 roughly
+model itself in another dtype: a Flax module behind the logits function is rebuilt with that compute
+``dtype`` (parameters stay stored in float32; Flax casts them per layer), other functions get their
+floating parameters and input cast on entry, and the logits come back as float32, so gradients reach
+the attack in float32. On GPUs and TPUs bfloat16 roughly
 doubles the throughput of the convolutions and matmuls; robust accuracy must then be checked against
 the float32 run on the same points (``benchmarks/attack_speed.py`` reports both).
 
@@ -14,8 +16,10 @@ for convolutions); ``jax.default_matmul_precision('highest')`` forces full float
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -46,10 +50,31 @@ class ComputeDtypeLogitsFn:
         return self.logits_fn(params, x).astype(jnp.float32)
 
 
+def _rebuilt_in(logits_fn: Any, dtype: Any) -> Any:
+    """The same logits function around a clone of its Flax module with compute ``dtype``, where the
+    function is ``module.apply`` (possibly in a ``functools.partial``) or holds ``.module``; else itself."""
+    if hasattr(logits_fn, "module") and isinstance(logits_fn.module, nn.Module) and hasattr(logits_fn.module, "dtype"):
+        clone = dataclasses.replace(logits_fn) if dataclasses.is_dataclass(logits_fn) else None
+        if clone is None:
+            clone = type(logits_fn).__new__(type(logits_fn))
+            clone.__dict__.update(logits_fn.__dict__)
+        clone.module = logits_fn.module.clone(dtype=dtype)
+        return clone
+    inner = logits_fn.func if isinstance(logits_fn, functools.partial) else logits_fn
+    module = getattr(inner, "__self__", None)
+    if not (isinstance(module, nn.Module) and hasattr(module, "dtype")):
+        return logits_fn
+    apply = module.clone(dtype=dtype).apply
+    if isinstance(logits_fn, functools.partial):
+        return functools.partial(apply, *logits_fn.args, **logits_fn.keywords)
+    return apply
+
+
 def with_compute_dtype(logits_fn: Any, precision: str) -> Any:
     """``logits_fn`` run in ``precision`` ('fp32': unchanged, 'bf16': bfloat16 model, float32 logits)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
     if precision == "fp32":
         return logits_fn
-    return ComputeDtypeLogitsFn(logits_fn, PRECISIONS[precision])
+    dtype = PRECISIONS[precision]
+    return ComputeDtypeLogitsFn(_rebuilt_in(logits_fn, dtype), dtype)
