@@ -47,6 +47,8 @@ ROBUSTBENCH_INSTALL = f"pip install --no-deps robustbench=={ROBUSTBENCH_VERSION}
 
 # --- upstream packages -------------------------------------------------------------------------------
 
+_LIBRARIES: list[torch.library.Library] = []  # the op schemas defined for torchvision, kept alive
+
 
 @functools.cache
 def torchvision_models() -> ModuleType:
@@ -69,9 +71,6 @@ def torchvision_models() -> ModuleType:
         _LIBRARIES.append(library)  # a Library removes its definitions when it is collected
         import torchvision.models
     return torchvision.models
-
-
-_LIBRARIES: list[torch.library.Library] = []
 
 
 @functools.cache
@@ -117,9 +116,9 @@ _BATCH_NORM_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 def build_uninitialised(factory: Callable[[], nn.Module]) -> nn.Module:
     """``factory()`` built on the meta device and materialised, uninitialised, on the CPU.
 
-    For models that ``randomize`` then overwrites entirely: it skips upstream's own initialisation
-    (seconds for ViT-B's truncated normals). BatchNorm statistics are reset; a model with any other
-    buffer (e.g. DMWideResNet's non-persistent mean/std) is built normally instead.
+    For models that ``randomize`` (without ``keep``) then overwrites entirely: it skips upstream's own
+    initialisation (seconds for ViT-B's truncated normals). BatchNorm statistics are reset; a model
+    with any other buffer (e.g. DMWideResNet's non-persistent mean/std) is built normally instead.
     """
     with torch.device("meta"):
         model = factory()

@@ -67,9 +67,10 @@ def test_preprocessing_matches_timm_pretrained_cfg(name):
 
 
 def _torchvision_family_timm_models() -> list[str]:
-    """One zoo entry per timm module of the torchvision families (tags share the module)."""
+    """One zoo entry per timm module of the torchvision families (tags share the module; torchvision's
+    own weights, ``.tv_in1k``, preferred)."""
     first: dict[str, str] = {}
-    for name in TIMM_SPECS:
+    for name in sorted(TIMM_SPECS, key=lambda name: (not name.endswith(".tv_in1k"), name)):
         if MODELS[name].arch.startswith(("resnet", "wide_resnet", "vgg")):
             first.setdefault(name.split(".")[0], name)
     return sorted(first.values())
