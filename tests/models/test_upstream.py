@@ -4,7 +4,10 @@ Full-size upstream modules (torchvision, timm, pyautoattack, RobustBench) with s
 and randomised BatchNorm statistics, converted through ``alignjax.weights.convert.convert_state_dict``
 (the registered key map and the strict check), must give the same eval-mode float32 logits within
 1e-4 absolute (highest matmul precision, TF32 off), with logits scaled to unit standard deviation
-(``helpers.randomize``). Parameter counts are compared at full size for every architecture.
+(``helpers.randomize``). ResNet-152 (``-m slow``) is the one net whose upstream float32 logits are
+themselves ~1.1e-4 from its float64 ones; where that happens the Flax logits must be as close to the
+float64 logits as upstream's float32 ones are (``helpers.compare_with_upstream``). Parameter counts are
+compared at full size for every architecture.
 """
 
 from __future__ import annotations
