@@ -1,20 +1,17 @@
-"""CIFAR ResNet-18 of auto-attack's examples and RobustBench's PreActResNet-18, in Flax (NHWC).
+"""CIFAR ResNet-18 of auto-attack's examples, in Flax (NHWC), and the CIFAR average pool.
 
-- ``CifarResNet``: ``fra31/auto-attack@a392200:autoattack/examples/resnet.py`` (He et al. 2016 with a
-  3x3 stride-1 stem, no max pool, ``avg_pool2d(out, 4)``), the model of ``model_test.pt``.
-- ``PreActResNet``: ``RobustBench/robustbench@v1.1:robustbench/model_zoo/architectures/resnet.py``
-  (He et al. 2016b, "Identity Mappings in Deep Residual Networks"): pre-activation blocks whose
-  projection shortcut takes the activated input, a final ``bn`` + ReLU, ``avg_pool2d(out, 4)``.
+``CifarResNet``: ``fra31/auto-attack@a392200:autoattack/examples/resnet.py`` (He et al. 2016 with a
+3x3 stride-1 stem, no max pool, ``avg_pool2d(out, 4)``), the model of ``model_test.pt``; RobustBench's
+``ResNet18()`` (``robustbench/model_zoo/architectures/resnet.py``) is the same network. RobustBench's
+PreActResNet-18 variants live in ``preact_resnet.py``.
 
-Submodule names follow the torch state dicts (``layer1.0.shortcut.0`` -> ``layer1_0/shortcut_0``).
-Neither reference normalises its input; ``mean``/``std`` are there for checkpoints that do (e.g.
-RobustBench's ``Wong2020Fast`` wraps a PreActResNet-18 with CIFAR-10 mean/std). Both expect 32x32
-inputs: the final 4x4 average pool must leave 1x1 features for ``linear``.
+Submodule names follow the torch state dict (``layer1.0.shortcut.0`` -> ``layer1_0/shortcut_0``).
+The reference does not normalise its input; ``mean``/``std`` are there for checkpoints that do. It
+expects 32x32 inputs: the final 4x4 average pool must leave 1x1 features for ``linear``.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,33 +57,11 @@ class CifarBasicBlock(nn.Module):
         return nn.relu(out + x)
 
 
-class PreActBlock(nn.Module):
-    """RobustBench ``PreActBlock``: bn-relu, then conv-bn-relu-conv; the shortcut (a bare conv1x1 when
-    the shape changes) takes the activated input, the identity the raw input."""
-
-    planes: int
-    stride: int = 1
-    dtype: Any = jnp.float32
-
-    @nn.compact
-    def __call__(self, x, train: bool = False):
-        out = nn.relu(batch_norm(train, self.dtype, "bn1")(x))
-        if self.stride != 1 or x.shape[-1] != self.planes:
-            shortcut = conv(self.planes, 1, self.stride, 0, self.dtype, "shortcut_0")(out)
-        else:
-            shortcut = x
-        out = conv(self.planes, 3, self.stride, 1, self.dtype, "conv1")(out)
-        out = nn.relu(batch_norm(train, self.dtype, "bn2")(out))
-        out = conv(self.planes, 3, 1, 1, self.dtype, "conv2")(out)
-        return out + shortcut
-
-
 class CifarResNet(nn.Module):
-    """ResNet for 32x32 inputs (auto-attack's, or with ``pre_activation`` RobustBench's PreActResNet).
+    """auto-attack's ResNet for 32x32 inputs.
 
     Attributes:
       stage_sizes: blocks per stage ((2, 2, 2, 2) for ResNet-18).
-      pre_activation: PreActResNet (no stem BatchNorm, pre-activation blocks, final ``bn``).
       num_classes: outputs of ``linear``.
       widths: planes per stage ((64, 128, 256, 512)); tests use small ones.
       mean, std: optional per-channel input normalisation (None: inputs used as they are).
@@ -94,7 +69,6 @@ class CifarResNet(nn.Module):
     """
 
     stage_sizes: Sequence[int] = (2, 2, 2, 2)
-    pre_activation: bool = False
     num_classes: int = 10
     widths: Sequence[int] = CIFAR_WIDTHS
     mean: Sequence[float] | None = None
@@ -105,26 +79,18 @@ class CifarResNet(nn.Module):
     def __call__(self, x, train: bool = False):
         x = normalize(x, self.mean, self.std).astype(self.dtype)
         x = conv(self.widths[0], 3, 1, 1, self.dtype, "conv1")(x)
-        if not self.pre_activation:
-            x = nn.relu(batch_norm(train, self.dtype, "bn1")(x))
-        block_cls = PreActBlock if self.pre_activation else CifarBasicBlock
+        x = nn.relu(batch_norm(train, self.dtype, "bn1")(x))
         for stage, (num_blocks, planes) in enumerate(zip(self.stage_sizes, self.widths, strict=True)):
             for index in range(num_blocks):
                 stride = 2 if stage > 0 and index == 0 else 1
-                x = block_cls(planes, stride, self.dtype, name=f"layer{stage + 1}_{index}")(x, train)
-        if self.pre_activation:
-            x = nn.relu(batch_norm(train, self.dtype, "bn")(x))
+                x = CifarBasicBlock(planes, stride, self.dtype, name=f"layer{stage + 1}_{index}")(x, train)
         x = flatten_nchw(avg_pool(x, 4))
         x = nn.Dense(self.num_classes, dtype=self.dtype, name="linear")(x)
         return x.astype(jnp.float32)
 
 
-def build_cifar_resnet18(
-    num_classes: int = 10, dtype: Any = jnp.float32, *, pre_activation: bool = False, **kwargs: Any
-) -> CifarResNet:
-    return CifarResNet(num_classes=num_classes, dtype=dtype, pre_activation=pre_activation, **kwargs)
+def build_cifar_resnet18(num_classes: int = 10, dtype: Any = jnp.float32, **kwargs: Any) -> CifarResNet:
+    return CifarResNet(num_classes=num_classes, dtype=dtype, **kwargs)
 
 
 register_architecture("cifar_resnet18", input_shape=(32, 32, 3))(build_cifar_resnet18)
-register_architecture("preact_resnet18", input_shape=(32, 32, 3))(
-    functools.partial(build_cifar_resnet18, pre_activation=True))

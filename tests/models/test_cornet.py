@@ -1,5 +1,6 @@
-"""CORnet-Z / CORnet-S: random tiny torch models (dicarlolab layout) converted to Flax reproduce their
-logits in eval mode; full sizes match the reference parameter counts."""
+"""CORnet-Z / CORnet-S against the re-written dicarlolab reference (``torch_reference_brain.py``; no
+installable upstream): small random models converted to Flax reproduce its logits in eval mode; full
+sizes match its parameter counts."""
 
 from __future__ import annotations
 
@@ -7,19 +8,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import torch
 
 from alignjax.models import build_architecture
 from alignjax.weights.keymaps import get_converter
 from alignjax.weights.strict import check_against_module, strip_prefixes
-from tests.models.torch_reference_brain_transformers import (
-    CORnetS,
-    CORnetZ,
+from tests.models.helpers import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     count_parameters,
-    randomize_,
-    state_dict_numpy,
+    flax_logits,
+    normalized,
+    numpy_state_dict,
+    randomize,
+    torch_logits,
 )
-from tests.torch_twins import nhwc_to_nchw
+from tests.models.torch_reference_brain import CORnetS, CORnetZ
 
 TINY_WIDTHS = (8, 16, 32, 64)
 SIZE = 64
@@ -30,9 +33,11 @@ FULL_PARAM_COUNTS = {"cornet_z": 2_071_656, "cornet_s": 53_416_616}
 
 def _tiny_pair(arch: str, seed: int = 0, **sizes):
     module = build_architecture(arch, num_classes=10, widths=TINY_WIDTHS, **sizes)
-    reference = randomize_(REFERENCES[arch](widths=TINY_WIDTHS, num_classes=10, **sizes), seed=seed)
+    calibration = np.random.default_rng(seed).uniform(size=(2, SIZE, SIZE, 3)).astype(np.float32)
+    reference = REFERENCES[arch](widths=TINY_WIDTHS, num_classes=10, **sizes)
+    randomize(reference, normalized(calibration, IMAGENET_MEAN, IMAGENET_STD), seed=seed)
     # the released checkpoints come from nn.DataParallel: exercise the prefix strip too
-    state = strip_prefixes({f"module.{k}": v for k, v in state_dict_numpy(reference).items()})
+    state = strip_prefixes({f"module.{k}": v for k, v in numpy_state_dict(reference).items()})
     variables = check_against_module(module, get_converter(arch)(state), (SIZE, SIZE, 3))
     return module, variables, reference
 
@@ -41,12 +46,10 @@ def _tiny_pair(arch: str, seed: int = 0, **sizes):
 def test_tiny_random_model_matches_torch(arch, rng):
     module, variables, reference = _tiny_pair(arch)
     x = rng.uniform(size=(2, SIZE, SIZE, 3)).astype(np.float32)
-    logits = jax.jit(lambda v, x: module.apply(v, x, train=False))(variables, x)
-    assert logits.dtype == jnp.float32 and logits.shape == (2, 10)
-    normalised = (x - np.asarray(module.mean, np.float32)) / np.asarray(module.std, np.float32)
-    with torch.no_grad():
-        expected = reference(nhwc_to_nchw(normalised)).numpy()
-    np.testing.assert_allclose(np.asarray(logits), expected, atol=1e-5, rtol=1e-5)
+    logits = flax_logits(module, variables, x)
+    assert logits.dtype == np.float32 and logits.shape == (2, 10)
+    expected = torch_logits(reference, normalized(x, module.mean, module.std))
+    np.testing.assert_allclose(logits, expected, atol=1e-5, rtol=0)
 
 
 def test_cornet_s_shares_convs_across_time_steps():
@@ -75,9 +78,7 @@ def test_full_size_parameter_count(arch):
 def test_bfloat16_forward_is_close_to_float32(rng):
     module, variables, _ = _tiny_pair("cornet_s", times=(2, 1, 1))  # fewer steps: faster to compile
     x = rng.uniform(size=(2, SIZE, SIZE, 3)).astype(np.float32)
-    reference = jax.jit(lambda v, x: module.apply(v, x, train=False))(variables, x)
-    low_module = module.clone(dtype=jnp.bfloat16)
-    low = jax.jit(lambda v, x: low_module.apply(v, x, train=False))(variables, x)
-    assert low.dtype == jnp.float32
-    scale = float(jnp.max(jnp.abs(reference)))
-    np.testing.assert_allclose(np.asarray(low), np.asarray(reference), atol=0.05 * scale)
+    reference = flax_logits(module, variables, x)
+    low = flax_logits(module.clone(dtype=jnp.bfloat16), variables, x)
+    assert low.dtype == np.float32
+    np.testing.assert_allclose(low, reference, atol=0.05 * float(np.abs(reference).max()))

@@ -1,5 +1,6 @@
-"""VOneResNet-50: a random tiny torch model (dicarlolab/vonenet layout) converted to Flax reproduces its
-logits with noise off; the noise is the reference's, explicit-key and reproducible."""
+"""VOneResNet-50 against the re-written dicarlolab/vonenet reference (``torch_reference_brain.py``; no
+installable upstream): a small random model converted to Flax reproduces its logits with noise off;
+the noise is the reference's, explicit-key and reproducible."""
 
 from __future__ import annotations
 
@@ -15,16 +16,19 @@ from alignjax.models.vonenet import VOneBlock as FlaxVOneBlock
 from alignjax.models.vonenet import add_noise, gabor_bank
 from alignjax.weights.keymaps import get_converter
 from alignjax.weights.strict import check_against_module, strip_prefixes
-from tests.models.torch_reference_brain_transformers import (
-    VOneBlock,
-    VOneResNet50,
+from tests.models.helpers import (
     count_parameters,
-    randomize_,
-    state_dict_numpy,
+    flax_logits,
+    nhwc,
+    normalized,
+    numpy_state_dict,
+    randomize,
+    torch_logits,
 )
-from tests.torch_twins import nchw_to_nhwc, nhwc_to_nchw
+from tests.models.torch_reference_brain import VOneBlock, VOneResNet50
 
 SIZE = 64
+VONE_MEAN = VONE_STD = (0.5, 0.5, 0.5)
 TINY_TORCH = {"simple_channels": 8, "complex_channels": 8, "layers": (1, 1, 1, 1), "widths": (8, 16, 32, 64)}
 TINY_FLAX = {"simple_channels": 8, "complex_channels": 8, "stage_sizes": (1, 1, 1, 1), "width": 8}
 # sum(p.numel() for p in model.parameters()) of vonenet.VOneNet('resnet50'), the two fixed Gabor banks
@@ -34,8 +38,10 @@ FULL_PARAM_COUNT = 27_500_264
 
 def _tiny_pair(seed: int = 0, **flax_kwargs):
     module = build_architecture("voneresnet50", num_classes=10, **TINY_FLAX, **flax_kwargs)
-    reference = randomize_(VOneResNet50(num_classes=10, **TINY_TORCH, seed=seed), seed=seed)
-    state = {f"module.{k}": v for k, v in state_dict_numpy(reference).items()}
+    calibration = np.random.default_rng(seed).uniform(size=(2, SIZE, SIZE, 3)).astype(np.float32)
+    reference = VOneResNet50(num_classes=10, **TINY_TORCH, seed=seed)
+    randomize(reference, normalized(calibration, VONE_MEAN, VONE_STD), seed=seed, keep=("simple_conv_q",))
+    state = {f"module.{k}": v for k, v in numpy_state_dict(reference).items()}
     state["module.vone_block.div_u.weight"] = np.zeros((1,), np.float32)  # as in voneresnet50_at
     flat = get_converter("voneresnet50")(strip_prefixes(state))
     return module, check_against_module(module, flat, (SIZE, SIZE, 3)), reference
@@ -54,12 +60,11 @@ def test_noise_off_matches_torch_and_is_deterministic(tiny, rng):
     module, variables, reference = tiny
     x = _images(rng)
     apply = jax.jit(lambda v, x: module.apply(v, x, train=False))
-    logits = apply(variables, x)
-    assert logits.dtype == jnp.float32 and logits.shape == (2, 10)
-    with torch.no_grad():
-        expected = reference(nhwc_to_nchw((x - 0.5) / 0.5)).numpy()
-    np.testing.assert_allclose(np.asarray(logits), expected, atol=1e-4, rtol=1e-5)
-    np.testing.assert_array_equal(np.asarray(apply(variables, x)), np.asarray(logits))
+    logits = np.asarray(apply(variables, x))
+    assert logits.dtype == np.float32 and logits.shape == (2, 10)
+    expected = torch_logits(reference, normalized(x, VONE_MEAN, VONE_STD))
+    np.testing.assert_allclose(logits, expected, atol=1e-4, rtol=0)
+    np.testing.assert_array_equal(np.asarray(apply(variables, x)), logits)
 
 
 def test_noise_on_needs_a_key_and_is_reproducible(tiny, rng):
@@ -88,14 +93,14 @@ def test_noise_maths_matches_reference(mode, rng):
         expected = block.noise_f(activations.clone())
     got = jax.nn.relu(
         add_noise(
-            jnp.asarray(nchw_to_nhwc(activations)),
-            jnp.asarray(nchw_to_nhwc(block.fixed_noise)),
+            jnp.asarray(nhwc(activations)),
+            jnp.asarray(nhwc(block.fixed_noise)),
             mode,
             0.35,
             0.07,
         )
     )
-    np.testing.assert_allclose(np.asarray(got), nchw_to_nhwc(expected), atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(got), nhwc(expected), atol=1e-5, rtol=1e-5)
 
 
 def test_gradient_is_finite_on_a_flat_image():
@@ -122,9 +127,7 @@ def test_full_size_parameter_count():
 def test_bfloat16_forward_is_close_to_float32(tiny, rng):
     module, variables, _ = tiny
     x = _images(rng)
-    reference = jax.jit(lambda v, x: module.apply(v, x, train=False))(variables, x)
-    low_module = module.clone(dtype=jnp.bfloat16)
-    low = jax.jit(lambda v, x: low_module.apply(v, x, train=False))(variables, x)
-    assert low.dtype == jnp.float32
-    scale = float(jnp.max(jnp.abs(reference)))
-    np.testing.assert_allclose(np.asarray(low), np.asarray(reference), atol=0.05 * scale)
+    reference = flax_logits(module, variables, x)
+    low = flax_logits(module.clone(dtype=jnp.bfloat16), variables, x)
+    assert low.dtype == np.float32
+    np.testing.assert_allclose(low, reference, atol=0.05 * float(np.abs(reference).max()))

@@ -1,4 +1,6 @@
-"""WideResNets (RobustBench's classic layout and DeepMind's): equal logits, strict checks, counts, bfloat16."""
+"""WideResNets (RobustBench's classic layout and DeepMind's) beyond the full-size upstream comparison
+(``test_upstream.py``): the paths full sizes never take (an identity first block, ReLU activations,
+input padding), strict checks, input sizes, bfloat16; all against RobustBench's own modules."""
 
 from __future__ import annotations
 
@@ -6,59 +8,58 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import torch
-from torch import nn as torch_nn
 
-from alignjax.models import ARCHITECTURES, build_architecture
-from alignjax.models.wide_resnet import DMWideResNet, WideResNet
+from alignjax.models import build_architecture
 from alignjax.weights.keymaps import get_converter
 from alignjax.weights.strict import CheckpointMismatchError, check_against_module
-from tests.models import torch_reference_cnns as ref
-from tests.models.torch_reference_cnns import (
-    Swish,
-    convert_and_compare,
-    count_parameters,
-    flax_parameter_count,
+from tests.models.helpers import (
+    compare_with_upstream,
+    flax_logits,
     numpy_state_dict,
     randomize,
+    robustbench_architecture,
     torch_logits,
 )
 
 
-@pytest.mark.parametrize(("depth", "widen_factor"), [(10, 1), (16, 2)], ids=["wrn_10_1", "wrn_16_2"])
-def test_classic_wide_resnet_matches_torch(depth, widen_factor, rng):
-    """WRN-10-1 takes the identity path in block1; WRN-16-2 a shortcut conv there and identities after."""
-    torch_model = randomize(ref.WideResNet(depth, num_classes=7, widen_factor=widen_factor), seed=depth)
-    module = WideResNet(depth=depth, widen_factor=widen_factor, num_classes=7)
-    x = rng.uniform(size=(2, 32, 32, 3)).astype(np.float32)
-    convert_and_compare(module, torch_model, x, "wrn_28_10")
+def cifar_images(size: int = 32, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(size=(2, size, size, 3)).astype(np.float32)
 
 
-@pytest.mark.parametrize(
-    ("depth", "width", "activation"),
-    [(10, 1, "swish"), (16, 2, "relu")],
-    ids=["dm_10_1_swish", "dm_16_2_relu"],
-)
-def test_dm_wide_resnet_matches_torch(depth, width, activation, rng):
-    activation_fn = Swish if activation == "swish" else torch_nn.ReLU
-    torch_model = randomize(
-        ref.DMWideResNet(num_classes=7, depth=depth, width=width, activation_fn=activation_fn), seed=depth
+def test_classic_wide_resnet_with_identity_first_block_matches_robustbench():
+    """WRN-10-1: block1 maps 16 -> 16 channels, so its first block takes the identity path."""
+    model = robustbench_architecture("wide_resnet").WideResNet(10, num_classes=7, widen_factor=1)
+    x = cifar_images()
+    compare_with_upstream("wrn_28_10", randomize(model, x), x, depth=10, widen_factor=1, num_classes=7)
+
+
+@pytest.mark.parametrize("activation", ["swish", "relu"])
+def test_dm_wide_resnet_matches_robustbench(activation):
+    dm = robustbench_architecture("dm_wide_resnet")
+    activation_fn = dm.Swish if activation == "swish" else dm.nn.ReLU
+    model = dm.DMWideResNet(num_classes=7, depth=10, width=1, activation_fn=activation_fn)
+    x = cifar_images()
+    compare_with_upstream(
+        "dm_wrn_28_10", randomize(model, x), x, depth=10, width=1, num_classes=7, activation=activation
     )
-    module = DMWideResNet(depth=depth, width=width, num_classes=7, activation=activation)
-    x = rng.uniform(size=(2, 32, 32, 3)).astype(np.float32)
-    convert_and_compare(module, torch_model, x, "dm_wrn_28_10")
 
 
-def test_dm_input_padding_matches_torch(rng):
-    torch_model = randomize(ref.DMWideResNet(num_classes=7, depth=10, width=1, padding=2), seed=3)
-    module = DMWideResNet(depth=10, width=1, num_classes=7, padding=2)
-    x = rng.uniform(size=(2, 28, 28, 3)).astype(np.float32)  # padded to 32x32 inside
-    convert_and_compare(module, torch_model, x, "dm_wrn_28_10")
+def test_dm_input_padding_matches_robustbench():
+    model = robustbench_architecture("dm_wide_resnet").DMWideResNet(
+        num_classes=7,
+        depth=10,
+        width=1,
+        activation_fn=robustbench_architecture("dm_wide_resnet").Swish,
+        padding=2,
+    )
+    x = cifar_images(size=28)  # padded to 32x32 inside
+    randomize(model, x, seed=3)
+    compare_with_upstream("dm_wrn_28_10", model, x, depth=10, width=1, num_classes=7, padding=2)
 
 
 def test_strict_check_names_missing_unexpected_and_misshaped():
-    module = DMWideResNet(depth=10, width=1)
-    state_dict = numpy_state_dict(ref.DMWideResNet(depth=10, width=1))
+    module = build_architecture("dm_wrn_28_10", depth=10, width=1)
+    state_dict = numpy_state_dict(robustbench_architecture("dm_wide_resnet").DMWideResNet(depth=10, width=1))
     del state_dict["layer.1.block.0.shortcut.weight"]
     state_dict["layer.0.block.0.shortcut.weight"] = np.zeros((16, 16, 1, 1), np.float32)
     state_dict["logits.bias"] = np.zeros((11,), np.float32)
@@ -74,27 +75,13 @@ def test_strict_check_names_missing_unexpected_and_misshaped():
 
 
 def test_classic_and_dm_layouts_are_not_interchangeable():
-    state_dict = numpy_state_dict(ref.WideResNet(10, widen_factor=1))
+    state_dict = numpy_state_dict(robustbench_architecture("wide_resnet").WideResNet(10, widen_factor=1))
     with pytest.raises(CheckpointMismatchError, match="init_conv"):
         check_against_module(
-            DMWideResNet(depth=10, width=1), get_converter("dm_wrn_28_10")(state_dict), (32, 32, 3)
+            build_architecture("dm_wrn_28_10", depth=10, width=1),
+            get_converter("dm_wrn_28_10")(state_dict),
+            (32, 32, 3),
         )
-
-
-KNOWN_COUNTS = {"wrn_28_10": 36_479_194, "wrn_34_10": 46_160_474}
-CONFIGS = {"28_10": (28, 10), "34_10": (34, 10), "70_16": (70, 16)}
-
-
-@pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_full_size_parameter_counts(name):
-    depth, width = CONFIGS[name]
-    with torch.device("meta"):
-        classic = count_parameters(ref.WideResNet(depth, widen_factor=width))
-        deepmind = count_parameters(ref.DMWideResNet(depth=depth, width=width))
-    assert classic == deepmind == KNOWN_COUNTS.get(f"wrn_{name}", classic)
-    assert flax_parameter_count(build_architecture(f"wrn_{name}"), (32, 32, 3)) == classic
-    if f"dm_wrn_{name}" in ARCHITECTURES:
-        assert flax_parameter_count(build_architecture(f"dm_wrn_{name}"), (32, 32, 3)) == deepmind
 
 
 def test_other_input_sizes_are_rejected():
@@ -103,14 +90,15 @@ def test_other_input_sizes_are_rejected():
         jax.eval_shape(lambda x: module.init(jax.random.key(0), x), jnp.zeros((1, 64, 64, 3)))
 
 
-def test_bfloat16_forward_close_to_float32(rng):
-    torch_model = randomize(ref.DMWideResNet(num_classes=7, depth=10, width=1), seed=4)
-    module = DMWideResNet(depth=10, width=1, num_classes=7, dtype=jnp.bfloat16)
-    x = rng.uniform(size=(2, 32, 32, 3)).astype(np.float32)
+def test_bfloat16_forward_close_to_float32():
+    dm = robustbench_architecture("dm_wide_resnet")
+    x = cifar_images()
+    model = randomize(dm.DMWideResNet(num_classes=7, depth=10, width=1, activation_fn=dm.Swish), x, seed=4)
+    module = build_architecture("dm_wrn_70_16", depth=10, width=1, num_classes=7, dtype=jnp.bfloat16)
     variables = check_against_module(
-        module, get_converter("dm_wrn_70_16")(numpy_state_dict(torch_model)), x.shape[1:]
+        module, get_converter("dm_wrn_70_16")(numpy_state_dict(model)), x.shape[1:]
     )
-    reference = torch_logits(torch_model, x)
-    low = np.asarray(jax.jit(lambda v, x: module.apply(v, x, train=False))(variables, x))
+    reference = torch_logits(model, x)
+    low = flax_logits(module, variables, x)
     assert low.dtype == np.float32
     assert np.linalg.norm(low - reference) <= 0.05 * np.linalg.norm(reference)

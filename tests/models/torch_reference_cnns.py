@@ -1,5 +1,9 @@
-"""PyTorch reference CNNs with the public parameter names (tests only; torchvision and robustbench are not
-installed, so these are written from their public layouts).
+"""PyTorch reference CNNs with the public parameter names, written from the public layouts (tests only).
+
+Superseded in ``tests/models``, which compares with the installed upstream modules (torchvision,
+RobustBench, pyautoattack: ``tests/models/references.py``); kept for the tests outside it that still
+build tiny models from here (``tests/weights``, ``tests/alignment``). New tests should use
+``tests/models/helpers.py``; delete this module once nothing imports it.
 
 - torchvision ResNet / AlexNet / VGG: ``pytorch/vision@v0.20.0:torchvision/models/{resnet,alexnet,vgg}.py``
   with the widths made configurable so tests can build tiny models.

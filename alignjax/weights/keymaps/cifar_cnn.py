@@ -1,5 +1,5 @@
-"""torch -> Flax key map for the CIFAR CNNs: auto-attack's ResNet-18, RobustBench's PreActResNet-18 and
-WideResNets (the classic TRADES layout and DeepMind's ``DMWideResNet``).
+"""torch -> Flax key map for the CIFAR CNNs: auto-attack's ResNet-18, RobustBench's PreActResNet-18
+variants and WideResNets (the classic TRADES layout and DeepMind's ``DMWideResNet``).
 
 The Flax modules in ``alignjax.models.{cifar_resnet,wide_resnet}`` mirror the torch module trees, so
 the same mechanical rename as for torchvision applies (``shortcut.0`` -> ``shortcut_0``,
@@ -22,6 +22,7 @@ from alignjax.weights.keymaps.torchvision_cnn import rename_torch_cnn
 @register_converter(
     "cifar_resnet18",
     "preact_resnet18",
+    "preact_resnet18_v2_bn",
     "wrn_28_10",
     "wrn_34_10",
     "wrn_70_16",
