@@ -16,7 +16,10 @@ Deliberate differences (documented in the README):
     each batch with one global torch seed, or with the wall clock when no seed is given);
   * batches have one fixed shape (padded, with a validity mask) so each attack compiles once;
   * resuming works (the reference's ``EvaluationState`` cannot restore its own file at a392200):
-    with ``state_dir`` the run checkpoints after batches and picks up at the first unattacked point.
+    with ``state_dir`` the run checkpoints after batches and picks up at the first unattacked point;
+  * images come through ``AttackImages.rows`` (``images.py``), so a data set streamed from disk is
+    attacked holding a few batches, never all of it; then ``x_adv`` is not kept (``perturbation_norm``
+    is, per point).
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from alignjax.attacks import checks
-from alignjax.attacks.base import run_attack
-from alignjax.attacks.validation import InputError, validate_images, validate_labels, validate_logits
+from alignjax.attacks.base import flat_norm, run_attack
+from alignjax.attacks.images import ArrayImages, AttackImages, as_attack_images, first_rows
+from alignjax.attacks.validation import InputError, validate_labels, validate_logits
 from alignjax.types import call_model
 from alignjax.types import Key, LogitsFn, Params
 
@@ -63,23 +67,27 @@ class AutoAttackResult:
     """What the cascade returns (host numpy arrays, one entry per evaluated point).
 
     Attributes:
-      x_adv: (n, h, w, c) adversarial examples; the clean image where no attack succeeded.
+      x_adv: (n, h, w, c) adversarial examples; the clean image where no attack succeeded. None when
+        the images were streamed (``AttackImages`` other than an array): holding them would hold the
+        whole data set.
       y_adv: (n,) prediction at x_adv (the clean prediction for robust points and clean errors).
       clean_correct: (n,) clean prediction equals the label.
       robust: (n,) still correctly classified after every attack.
       broken_by: (n,) name of the attack that broke the point, 'clean' for clean errors, '' if robust.
       n_queries: (n,) forward passes spent by query-counted attacks (Square) on the point.
+      perturbation_norm: (n,) norm (of the threat model) of x_adv - x; 0 where no attack succeeded.
       attacks: per-attack summaries in cascade order.
       warnings: the reference's checks that fired.
       individual: in individual mode, attack name -> (n,) robust flags of that attack alone.
     """
 
-    x_adv: np.ndarray
+    x_adv: np.ndarray | None
     y_adv: np.ndarray
     clean_correct: np.ndarray
     robust: np.ndarray
     broken_by: np.ndarray
     n_queries: np.ndarray
+    perturbation_norm: np.ndarray
     attacks: list[AttackSummary]
     warnings: list[str]
     norm: str
@@ -116,14 +124,15 @@ def attack_key_for(key: Key, attacks: Sequence[object], position: int) -> Key:
 
 @functools.lru_cache(maxsize=64)
 def compiled_attack(cfg: object, logits_fn: LogitsFn) -> Callable[..., Any]:
-    """One jitted function per (attack config, model): attack + the re-verification forward pass."""
+    """One jitted function per (attack config, model): attack + the re-verification forward pass
+    (+ each row's perturbation norm in the config's norm)."""
 
     def attack_and_verify(params, x, y, active, key, point_ids):
         result = run_attack(cfg, logits_fn, params, x, y, active, key=key, point_ids=point_ids)
         verify_key = jax.random.fold_in(key, _VERIFY_STREAM)
         pred = jnp.argmax(call_model(logits_fn, params, result.x_adv, verify_key), axis=-1).astype(jnp.int32)
         broken = active & (pred != y)
-        return result.x_adv, pred, broken, result.n_queries
+        return result.x_adv, pred, broken, result.n_queries, flat_norm(result.x_adv - x, cfg.norm)
 
     return jax.jit(attack_and_verify)
 
@@ -144,29 +153,39 @@ def padded_batches(indices: np.ndarray, batch_size: int):
         yield idx, valid
 
 
-def clean_predictions(logits_fn: LogitsFn, params: Params, x: np.ndarray, batch_size: int,
+def clean_predictions(logits_fn: LogitsFn, params: Params, x: np.ndarray | AttackImages, batch_size: int,
                       key: Key) -> np.ndarray:
-    """(n, num_classes) clean logits, computed in fixed-shape padded batches (``key`` for stochastic models)."""
+    """(n, num_classes) clean logits, computed in fixed-shape padded batches (``key`` for stochastic models).
+
+    One batch stays in flight while the next one's images are fetched."""
+    images = as_attack_images(x)
     fn = compiled_logits(logits_fn)
-    out = []
-    for b, (idx, valid) in enumerate(padded_batches(np.arange(len(x)), batch_size)):
-        logits = jax.device_get(fn(params, jax.device_put(x[idx]), jax.random.fold_in(key, b)))
-        out.append(np.asarray(logits)[valid])
+    batches = list(padded_batches(np.arange(len(images)), batch_size))
+    out: list[np.ndarray] = []
+    pending: list[tuple[Any, np.ndarray]] = []
+    for b, ((_, valid), rows) in enumerate(zip(batches, images.rows(idx for idx, _ in batches), strict=True)):
+        pending.append((fn(params, jax.device_put(rows), jax.random.fold_in(key, b)), valid))
+        if len(pending) > 1:
+            logits, rows_valid = pending.pop(0)
+            out.append(np.asarray(jax.device_get(logits))[rows_valid])
+    for logits, rows_valid in pending:
+        out.append(np.asarray(jax.device_get(logits))[rows_valid])
     return np.concatenate(out)
 
 
 class _State:
     """Resumable run state (all host arrays), saved atomically as npz + json in ``state_dir``."""
 
-    FIELDS = ("x_adv", "y_adv", "robust", "broken_by", "n_queries", "attempted")
+    FIELDS = ("x_adv", "y_adv", "robust", "broken_by", "n_queries", "perturbation_norm", "attempted")
 
-    def __init__(self, x: np.ndarray, pred: np.ndarray, y: np.ndarray):
-        self.x_adv = x.copy()
+    def __init__(self, x_adv: np.ndarray | None, pred: np.ndarray, y: np.ndarray):
+        self.x_adv = x_adv  # a copy of the clean images when they are in memory, else None (streamed)
         self.y_adv = pred.astype(np.int32)
         self.robust = pred == y
         self.broken_by = np.where(self.robust, NOT_BROKEN, CLEAN_ERROR).astype(object)
-        self.n_queries = np.zeros(len(x), np.int64)
-        self.attempted = np.zeros(len(x), bool)  # for the attack in progress
+        self.n_queries = np.zeros(len(y), np.int64)
+        self.perturbation_norm = np.zeros(len(y), np.float32)
+        self.attempted = np.zeros(len(y), bool)  # for the attack in progress
         self.attack_index = 0
         self.summaries: list[dict[str, Any]] = []
         self.elapsed = 0.0
@@ -175,7 +194,7 @@ class _State:
     def save(self, state_dir: Path, fingerprint: str) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
         tmp = state_dir / "state.tmp.npz"
-        arrays = {f: getattr(self, f) for f in self.FIELDS}
+        arrays = {f: getattr(self, f) for f in self.FIELDS if getattr(self, f) is not None}
         arrays["broken_by"] = arrays["broken_by"].astype(str)
         np.savez(tmp, **arrays)
         meta = {"fingerprint": fingerprint, "attack_index": self.attack_index, "summaries": self.summaries,
@@ -199,7 +218,7 @@ class _State:
         state = cls.__new__(cls)
         with np.load(arr_path, allow_pickle=False) as arrays:
             for f in cls.FIELDS:
-                setattr(state, f, arrays[f].copy())
+                setattr(state, f, arrays[f].copy() if f in arrays.files else None)
         state.broken_by = state.broken_by.astype(object)
         state.attack_index = int(meta["attack_index"])
         state.summaries = list(meta["summaries"])
@@ -208,9 +227,10 @@ class _State:
         return state
 
 
-def _fingerprint(x: np.ndarray, y: np.ndarray, attacks: Sequence[object], key: Key, individual: bool) -> str:
+def _fingerprint(images: AttackImages, y: np.ndarray, attacks: Sequence[object], key: Key,
+                 individual: bool) -> str:
     h = hashlib.sha256()
-    h.update(np.ascontiguousarray(x).tobytes())
+    h.update(images.digest().encode())
     h.update(np.ascontiguousarray(y).tobytes())
     h.update(repr(tuple(attacks)).encode())
     h.update(np.asarray(jax.random.key_data(key)).tobytes())
@@ -218,11 +238,12 @@ def _fingerprint(x: np.ndarray, y: np.ndarray, attacks: Sequence[object], key: K
     return h.hexdigest()
 
 
-def _attack_in_batches(fn, params, x, y, todo, batch_size, attack_key, on_batch) -> None:
+def _attack_in_batches(fn, params, images: AttackImages, y, todo, batch_size, attack_key, on_batch) -> None:
     """Runs one compiled attack over the points ``todo`` in fixed-shape padded batches.
 
-    One batch stays in flight while the host consumes the previous one (explicit transfers only);
-    ``on_batch(indices, x_adv, prediction, broken, n_queries)`` gets the valid rows of each batch.
+    One batch stays in flight while the host consumes the previous one and fetches the next one's
+    images (explicit transfers only); ``on_batch(indices, x_adv, prediction, broken, n_queries,
+    perturbation_norm)`` gets the valid rows of each batch.
     """
     pending: list[tuple[np.ndarray, np.ndarray, Any]] = []
 
@@ -230,9 +251,10 @@ def _attack_in_batches(fn, params, x, y, todo, batch_size, attack_key, on_batch)
         rows = [np.asarray(a)[valid] for a in jax.device_get(out)]
         on_batch(idx[valid], *rows)
 
+    batches = list(padded_batches(todo, batch_size))
     with jax.transfer_guard("disallow"):
-        for idx, valid in padded_batches(todo, batch_size):
-            out = fn(params, jax.device_put(x[idx]), jax.device_put(y[idx]), jax.device_put(valid), attack_key,
+        for (idx, valid), rows in zip(batches, images.rows(idx for idx, _ in batches), strict=True):
+            out = fn(params, jax.device_put(rows), jax.device_put(y[idx]), jax.device_put(valid), attack_key,
                      jax.device_put(idx.astype(np.int32)))
             pending.append((idx, valid, out))
             if len(pending) > 1:
@@ -241,10 +263,10 @@ def _attack_in_batches(fn, params, x, y, todo, batch_size, attack_key, on_batch)
             consume(*pending.pop(0))
 
 
-def _sanity_checks(logits_fn, params, x, y, logits, attacks, key, batch_size) -> list[str]:
+def _sanity_checks(logits_fn, params, images: AttackImages, y, logits, attacks, key, batch_size) -> list[str]:
     """The reference's checks on the first batch (``checks.py``), as warning strings."""
     first = slice(0, batch_size)
-    xb, yb = jax.device_put(x[first]), jax.device_put(y[first])
+    xb, yb = jax.device_put(first_rows(images, batch_size)), jax.device_put(y[first])
     warnings: list[str] = []
     if not any(getattr(a, "eot_iter", 1) > 1 for a in attacks):  # as the reference: not for 'rand'
         warnings += checks.check_randomized(logits_fn, params, xb, yb, key=key)
@@ -258,7 +280,7 @@ def _sanity_checks(logits_fn, params, x, y, logits, attacks, key, batch_size) ->
 def run_autoattack(
     logits_fn: LogitsFn,
     params: Params,
-    x: np.ndarray,
+    x: np.ndarray | AttackImages,
     y: np.ndarray,
     *,
     attacks: Sequence[object],
@@ -276,7 +298,8 @@ def run_autoattack(
     Args:
       logits_fn: pure ``(params, images) -> logits`` on NHWC images in [0, 1].
       params: model parameters.
-      x: (n, h, w, c) float images in [0, 1] (host array).
+      x: (n, h, w, c) float images in [0, 1] (host array), or ``AttackImages`` that produce them batch by
+        batch (``alignjax.data.attack_data``: a data set streamed from disk; ``x_adv`` is then not kept).
       y: (n,) int labels.
       attacks: attack configs in order, e.g. ``alignjax.attacks.presets.standard('Linf', 8/255)``.
       key: PRNG key; results are a function of (key, data, attacks) only, not of batch_size.
@@ -301,24 +324,26 @@ def run_autoattack(
     if len(norms) != 1 or len(epss) != 1:
         raise InputError(f"all attacks of one evaluation must share norm and eps, got {norms} and {epss}")
     log = log or (lambda _msg: None)
-    x = validate_images(x)
-    n = len(x)
+    images = as_attack_images(x)
+    n = len(images)
+    if n == 0:
+        raise InputError("there are no images to evaluate")
     batch_size = min(batch_size, n)
     params = jax.device_put(params)
-    logits = clean_predictions(logits_fn, params, x, batch_size, jax.random.fold_in(key, _CLEAN_STREAM))
+    logits = clean_predictions(logits_fn, params, images, batch_size, jax.random.fold_in(key, _CLEAN_STREAM))
     num_classes = validate_logits(logits, n)
     y = validate_labels(y, n, num_classes)
     pred = logits.argmax(1).astype(np.int32)
 
-    warnings = _sanity_checks(logits_fn, params, x, y, logits, attacks, key, batch_size) if run_checks else []
+    warnings = _sanity_checks(logits_fn, params, images, y, logits, attacks, key, batch_size) if run_checks else []
     for w in warnings:
         log(f"Warning: {w}")
 
-    fingerprint = _fingerprint(x, y, attacks, key, individual)
+    fingerprint = _fingerprint(images, y, attacks, key, individual)
     state_path = Path(state_dir) if state_dir is not None else None
     state = _State.load(state_path, fingerprint) if state_path is not None else None
     if state is None:
-        state = _State(x, pred, y)
+        state = _State(images.array.copy() if isinstance(images, ArrayImages) else None, pred, y)
     else:
         log(f"resuming from {state_path}: {state.attack_index} of {len(attacks)} attacks done")
     clean_correct = pred == y
@@ -344,7 +369,7 @@ def run_autoattack(
         done = int(state.attempted.sum())
         attack_start = time.time()
 
-        def on_batch(idx_v: np.ndarray, x_adv_b, pred_b, broken_b, queries_b) -> None:
+        def on_batch(idx_v: np.ndarray, x_adv_b, pred_b, broken_b, queries_b, norm_b) -> None:
             nonlocal done
             state.attempted[idx_v] = True
             state.n_queries[idx_v] += queries_b
@@ -354,7 +379,9 @@ def run_autoattack(
             newly = broken_b & (state.broken_by[idx_v] == NOT_BROKEN)
             state.robust[idx_v[newly]] = False
             state.broken_by[idx_v[newly]] = name
-            state.x_adv[idx_v[newly]] = x_adv_b[newly]
+            if state.x_adv is not None:
+                state.x_adv[idx_v[newly]] = x_adv_b[newly]
+            state.perturbation_norm[idx_v[newly]] = norm_b[newly]
             state.y_adv[idx_v[newly]] = pred_b[newly]
             done += len(idx_v)
             if progress is not None:
@@ -363,7 +390,7 @@ def run_autoattack(
                 state.elapsed = time.time() - start
                 state.save(state_path, fingerprint)
 
-        _attack_in_batches(fn, params, x, y, todo, batch_size, attack_key, on_batch)
+        _attack_in_batches(fn, params, images, y, todo, batch_size, attack_key, on_batch)
 
         seconds = time.time() - attack_start
         if individual:
@@ -400,7 +427,8 @@ def run_autoattack(
             log(f"Warning: {w}")
     result = AutoAttackResult(
         x_adv=state.x_adv, y_adv=state.y_adv, clean_correct=clean_correct, robust=state.robust.copy(),
-        broken_by=state.broken_by.astype(str), n_queries=state.n_queries, attacks=summaries,
+        broken_by=state.broken_by.astype(str), n_queries=state.n_queries,
+        perturbation_norm=state.perturbation_norm, attacks=summaries,
         warnings=warnings, norm=next(iter(norms)), eps=float(next(iter(epss))),
         seconds=time.time() - start, individual=individual_robust,
     )

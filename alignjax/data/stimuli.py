@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 from tqdm import tqdm
 
-from alignjax.data.image_folder import FileDataset
+from alignjax.data.folders import FileDataset
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com/rgeirhos/texture-vs-shape/master"
 MANIFEST_NAME = "MANIFEST.sha256.tsv"
