@@ -128,6 +128,27 @@ def load_data(args: argparse.Namespace, spec: Any, embedded: bool) -> Any:
     )
 
 
+def probe_num_classes(logits_fn: Any, variables: Any, first: Any, spec: Any, preprocessing: str) -> int:
+    """The model's number of outputs, from one forward pass on the first image; images the model
+    cannot take (size, channels) are refused with the preprocessing to choose."""
+    import jax
+    import numpy as np
+    from flax.errors import FlaxError
+
+    shape = tuple(first.shape[1:])
+    hint = f"after preprocessing {preprocessing!r}; choose --preprocessing (or --layout) to match"
+    if spec is not None and shape != tuple(spec.input_shape):
+        raise InputError(f"the images are {shape} {hint} {spec.name}'s input {tuple(spec.input_shape)}")
+    try:
+        logits = np.asarray(jax.device_get(logits_fn(variables, first)))
+    except (FlaxError, ValueError, TypeError) as error:  # flax parameter shapes, XLA dot/conv shapes
+        raise InputError(
+            f"the model cannot take images of shape {shape} {hint} ({type(error).__name__}: "
+            f"{str(error).splitlines()[0][:200]})"
+        ) from None
+    return int(logits.shape[-1])
+
+
 def load_arch_weights(arch: str, weights: Path | None, num_classes: int | None, input_shape: tuple[int, ...]):
     """(logits_fn, variables) for --arch/--weights: Flax safetensors (params/...) or a PyTorch checkpoint."""
     from alignjax.models import build_architecture
@@ -191,7 +212,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
     if eps is None:
         raise InputError("give --eps (e.g. 8/255 for CIFAR Linf, 0.5 for CIFAR L2, 4/255 for ImageNet Linf)")
     names = [n.strip() for n in args.attacks.split(",") if n.strip()] if args.attacks else []
-    n_classes = int(np.asarray(jax.device_get(logits_fn(variables, first_rows(x, 1)))).shape[-1])
+    n_classes = probe_num_classes(logits_fn, variables, first_rows(x, 1), spec, data.preprocessing)
     check_fits_model(data.dataset, n_classes)  # labels and class mapping, before anything is written
     y = validate_labels(y, len(x), n_classes)
     attacks = presets.version_attacks(args.version, args.norm, eps, names=names, n_classes=n_classes)

@@ -165,7 +165,8 @@ def check_fits_model(dataset: Dataset, num_classes: int) -> None:
     if classes is not None and len(classes) != num_classes:
         raise ValueError(
             f"{dataset.description} has a class mapping of {len(classes)} classes "
-            f"but the model has {num_classes} outputs"
+            f"but the model has {num_classes} outputs; give data labelled with the model's class indices "
+            "(a flat folder with a labels CSV, or class subfolders numbered 0..k-1: --data-format folder)"
         )
     check_labels(labels_of(dataset), num_classes, what=f"labels of {dataset.description}")
 

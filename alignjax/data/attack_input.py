@@ -124,8 +124,8 @@ class StreamedImages:
             while window:
                 inverse, futures = window.popleft()
                 images = np.stack([future.result() for future in futures])
-                submit_next()  # the next chunk decodes while the caller works on this one
-                yield self._to_float(images[inverse])
+                yield self._to_float(images[inverse])  # meanwhile the next `prefetch` chunks decode
+                submit_next()
         finally:
             for _, futures in window:
                 for future in futures:
@@ -172,12 +172,15 @@ def prepare_for_attack(
     prefetch: int = 1,
 ) -> AttackData:
     """``AttackData`` of a ``Dataset`` (arguments as ``attack_data``)."""
-    name = preprocessing if preprocessing is not None else default_preprocessing(spec)
+    floats = isinstance(dataset, ArrayDataset) and dataset.x.dtype != np.uint8
+    if preprocessing is None:  # float arrays are taken as already preprocessed
+        preprocessing = "none" if floats else default_preprocessing(spec)
+    name = preprocessing
     transform = named_transform(name, spec=spec)
     if num_classes is not None:
         check_fits_model(dataset, num_classes)
     labels = labels_of(dataset)
-    if isinstance(dataset, ArrayDataset) and dataset.x.dtype != np.uint8:
+    if floats:
         if transform is not identity:
             raise ValueError(
                 f"preprocessing {name!r} resizes uint8 images, but {dataset.description} holds floats; "
@@ -210,8 +213,8 @@ def attack_data(
 
     Args:
       source: a path or ``hf://datasets/...`` (formats: ``sources.open_dataset``), or a ``Dataset``.
-      preprocessing: a name of ``named_preprocessing.PREPROCESSING_NAMES``; default: 'model' when
-        ``spec`` is given, else 'none'.
+      preprocessing: a name of ``named_preprocessing.PREPROCESSING_NAMES``; default: 'none' for float
+        arrays (taken as preprocessed), else 'model' when ``spec`` is given, else 'none'.
       spec: the registry model's ``ModelSpec`` (for 'model', and the input size of 'brainscore').
       num_classes: the model's outputs: labels and class mappings are checked against it here, before
         any attack starts.

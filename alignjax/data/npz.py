@@ -61,7 +61,7 @@ def read_npz_arrays(path: str | PathLike) -> tuple[np.ndarray, np.ndarray]:
     if not head.startswith(ZIP_SIGNATURES):
         raise ValueError(f"{path} is not an .npz file: it {_looks_like(head)}; {SAVE_HINT}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:  # closed on errors too
             missing = sorted({"x", "y"} - set(archive.files))
             if missing:
                 raise ValueError(

@@ -7,7 +7,7 @@
 - ``hf://datasets/<owner>/<name>[@revision]`` -> the split's parquet files from the hub (or its cache);
 - a folder holding CIFAR's published "python version" (``cifar-10-batches-py``/``cifar-100-python``, or
   the folder itself) -> ``cifar.load_cifar``;
-- a folder holding parquet files -> those of ``split`` (``<split>-*.parquet`` or a ``<split>/`` folder);
+- a folder holding parquet files and no images -> those of ``split`` (``<split>-*.parquet`` or a ``<split>/`` folder);
 - ImageNet validation: ``subset='robustbench'`` (or ids), or class folders (under ``val/`` or not) that
   are all ImageNet wnids -> ``imagenet.imagenet_val`` (labels = index among the 1000 sorted wnids);
 - a flat folder of images with ``labels`` (a CSV) -> ``flat_folder.labelled_folder``;
@@ -20,6 +20,7 @@ run on the whole source.
 
 from __future__ import annotations
 
+import os
 import re
 from os import PathLike
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Literal
 import polars as pl
 
 from alignjax.data.arrays import Dataset, first_n
-from alignjax.data.folders import image_folder, subfolders
+from alignjax.data.folders import has_image_extension, image_folder, is_hidden, subfolders
 from alignjax.data.hub_parquet import ParquetImageDataset, read_parquet_images
 
 FORMATS = ("auto", "npz", "folder", "imagenet", "cifar10", "cifar100", "parquet")
@@ -116,7 +117,7 @@ def _detect(path: Path, labels: str | PathLike | None, subset: str | None) -> st
         (path / "meta").is_file() and ((path / "test").is_file() or (path / "train").is_file())
     ):
         return "cifar100"
-    if labels is None and not subfolders(path) and any(path.rglob("*.parquet")):
+    if labels is None and next(path.rglob("*.parquet"), None) is not None and not _holds_images(path):
         return "parquet"
     if labels is None:
         root = path / "val" if (path / "val").is_dir() else path
@@ -124,6 +125,12 @@ def _detect(path: Path, labels: str | PathLike | None, subset: str | None) -> st
         if classes and all(WNID.match(name) for name in classes):
             return "imagenet"
     return "folder"
+
+
+def _holds_images(folder: Path) -> bool:
+    return any(
+        has_image_extension(name) for _, _, files in os.walk(folder) for name in files if not is_hidden(name)
+    )
 
 
 def _split_files(folder: Path, split: str) -> list[Path]:
