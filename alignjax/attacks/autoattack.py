@@ -339,8 +339,9 @@ def run_autoattack(
     for w in warnings:
         log(f"Warning: {w}")
 
-    fingerprint = _fingerprint(images, y, attacks, key, individual)
     state_path = Path(state_dir) if state_dir is not None else None
+    # hashing the data costs a pass over it (a read of every file when streamed): only to resume
+    fingerprint = _fingerprint(images, y, attacks, key, individual) if state_path is not None else ""
     state = _State.load(state_path, fingerprint) if state_path is not None else None
     if state is None:
         state = _State(images.array.copy() if isinstance(images, ArrayImages) else None, pred, y)
