@@ -89,8 +89,8 @@ def write_folder(folder: Path, count: int, batch_size: int) -> None:
 def child(mode: str, folder: Path, n_iter: int, batch_size: int, threads: int, out: Path) -> None:
     logits_fn, variables = tiny_model()
     attacks = (APGDConfig("Linf", 1 / 255, n_iter=n_iter, n_restarts=1, loss="ce"),)
-    options = dict(attacks=attacks, key=jax.random.key(0), batch_size=batch_size, run_checks=False)
-    source = dict(labels=folder / "labels.csv")
+    options = {"attacks": attacks, "key": jax.random.key(0), "batch_size": batch_size, "run_checks": False}
+    source = {"labels": folder / "labels.csv"}
     baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     load_seconds = 0.0
     # compile on one batch first (not timed)

@@ -177,7 +177,6 @@ def load_arch_weights(arch: str, weights: Path | None, num_classes: int | None, 
 
 def cmd_attack(args: argparse.Namespace) -> int:
     import jax
-    import numpy as np
     from tqdm import tqdm
 
     from alignjax.attacks import presets

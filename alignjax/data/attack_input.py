@@ -24,12 +24,14 @@ import collections
 import concurrent.futures
 import dataclasses
 import hashlib
+import io
 from collections.abc import Iterable, Iterator
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from PIL import Image
 
 from alignjax.data.arrays import ArrayDataset, Dataset, check_fits_model, labels_of
 from alignjax.data.named_preprocessing import default_preprocessing, named_transform
@@ -187,10 +189,36 @@ def prepare_for_attack(
                 "store uint8 images (0..255), or give images already preprocessed with preprocessing 'none'"
             )
         return AttackData(dataset.x, labels, dataset, name)
+    if transform is identity:
+        check_one_size(dataset)
     images = StreamedImages(
         dataset, transform=transform, preprocessing=name, num_threads=num_threads, prefetch=prefetch
     )
     return AttackData(images, labels, dataset, name)
+
+
+def check_one_size(dataset: Dataset) -> None:
+    """Refuses, before any decoding, image files of different sizes with no resizing preprocessing.
+
+    Reads only each file's header (PIL's lazy open); arrays and unreadable files are left to the decoder.
+    """
+    first: tuple[int, int] | None = None
+    for index in range(len(dataset)):
+        source, _ = dataset[index]
+        if isinstance(source, np.ndarray):
+            return
+        try:
+            with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+                size = image.size
+        except (OSError, SyntaxError, ValueError):
+            continue  # the decoder names a corrupt file when its batch is due
+        if first is None:
+            first = size
+        elif size != first:
+            raise ValueError(
+                f"{_describe(source, index)} is {size[0]}x{size[1]} but the first image is {first[0]}x{first[1]}, "
+                "and preprocessing 'none' keeps sizes: choose one that resizes (e.g. Res256Crop224, Res224)"
+            )
 
 
 def attack_data(

@@ -18,7 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from alignjax.data.folders import IMG_EXTENSIONS, FileDataset, has_image_extension, is_hidden
-from alignjax.data.imagenet import imagenet_class_to_index, imagenet_wnids, is_integer_label, read_label_column
+from alignjax.data.imagenet import (
+    imagenet_class_to_index,
+    imagenet_wnids,
+    is_integer_label,
+    read_label_column,
+)
 
 
 def labelled_folder(

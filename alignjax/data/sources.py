@@ -68,7 +68,7 @@ def open_dataset(
     text = str(source)
     if text.startswith("hf://datasets/"):
         return first_n(_hub(text, split, label_column), n)
-    path = Path(source)
+    path = Path(source).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"data source {path} does not exist")
     kind = _detect(path, labels, subset) if format == "auto" else format

@@ -195,7 +195,7 @@ def stream_batches(
                 queue.append(Batch(*jax.device_put(tuple(batch), device)))
                 if len(queue) > prefetch:
                     yield queue.popleft()
-        except Exception as error:  # re-raised below, once the batches decoded before it are handed out
+        except Exception as error:  # noqa: BLE001 - re-raised below, after the batches decoded before it
             failure = error
         while queue:
             yield queue.popleft()

@@ -18,7 +18,12 @@ from alignjax.data import streaming
 from alignjax.data.arrays import ArrayDataset
 from alignjax.data.attack_input import StreamedImages, attack_data
 from alignjax.data.folders import image_folder
-from alignjax.data.preprocessing import CorruptImageError, load_and_transform, robustbench_transform, to_float01
+from alignjax.data.preprocessing import (
+    CorruptImageError,
+    load_and_transform,
+    robustbench_transform,
+    to_float01,
+)
 
 
 def _png_folder(root: Path, images: np.ndarray, labels: np.ndarray) -> None:
@@ -90,13 +95,13 @@ def test_a_corrupt_file_ends_the_stream_after_every_earlier_batch(tmp_path, rng)
     delivered = []
     with pytest.raises(CorruptImageError, match=broken.name):
         for rows in streamed.rows([np.array([0, 1]), np.array([2, 3]), np.array([4, 5])]):
-            delivered.append(rows)
+            delivered.append(rows)  # noqa: PERF402 - the loop is cut short by the error
     assert len(delivered) == 2
     np.testing.assert_array_equal(delivered[1], to_float01(images[2:4]))
     batches = []
     with pytest.raises(CorruptImageError, match=broken.name):
         for batch in streaming.stream_batches(data, batch_size=2, prefetch=1):
-            batches.append(batch)
+            batches.append(batch)  # noqa: PERF402 - the loop is cut short by the error
     assert len(batches) == 2 and np.asarray(jax.device_get(batches[1].index)).tolist() == [2, 3]
 
 
@@ -125,7 +130,7 @@ def test_streamed_folder_gives_the_array_results_and_resumes(tmp_path, rng):
     order = np.array([int(path.stem) for path in data.dataset.paths])
     assert isinstance(data.images, StreamedImages) and data.labels.tolist() == labels[order].tolist()
     attacks = (APGDConfig("Linf", 0.03, n_iter=5, n_restarts=1, loss="ce"),)
-    options = dict(attacks=attacks, key=jax.random.key(0), batch_size=7, run_checks=False)
+    options = {"attacks": attacks, "key": jax.random.key(0), "batch_size": 7, "run_checks": False}
     in_memory = run_autoattack(_linear, params, floats[order], data.labels, **options)
     streamed = run_autoattack(_linear, params, data.images, data.labels, **options)
     assert streamed.x_adv is None and in_memory.x_adv is not None
@@ -154,3 +159,12 @@ def test_streamed_folder_gives_the_array_results_and_resumes(tmp_path, rng):
         np.testing.assert_array_equal(getattr(resumed, field), getattr(streamed, field), err_msg=field)
     with pytest.raises(ValueError, match="4 classes but the model has 3"):
         attack_data(tmp_path / "data", num_classes=3)
+
+
+def test_mixed_sizes_without_resizing_are_refused_before_decoding(tmp_path, rng):
+    for name, size in (("a/1.png", (6, 6)), ("a/2.png", (7, 5))):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(tmp_path / name)
+    with pytest.raises(ValueError, match=r"2\.png is 7x5 but the first image is 6x6.*Res224"):
+        attack_data(tmp_path, preprocessing="none")
+    assert attack_data(tmp_path, preprocessing="Res224").images.image_shape == (224, 224, 3)
