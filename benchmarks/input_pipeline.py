@@ -20,7 +20,7 @@ import jax
 import numpy as np
 from PIL import Image
 
-from alignjax.data.image_folder import image_folder
+from alignjax.data.folders import image_folder
 from alignjax.data.preprocessing import load_and_transform, robustbench_transform
 from alignjax.data.streaming import stream_batches
 

@@ -80,7 +80,7 @@ def test_labels_out_of_range_and_bad_eps(tmp_path, capsys):
     weights = bundled_weights_dir() / EMBEDDED_WEIGHTS
     base = ["attack", "--arch", "small_cnn", "--weights", str(weights), "--data", str(data), "--no-progress"]
     assert main([*base, "--eps", "0.1", "--out", str(tmp_path / "a")]) == 2
-    assert "model has 10 classes" in capsys.readouterr().err
+    assert "do not fit a model with 10 classes" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([*base, "--eps", "-1", "--out", str(tmp_path / "b")])
     assert "eps must be > 0" in capsys.readouterr().err

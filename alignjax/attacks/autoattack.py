@@ -17,12 +17,16 @@ Deliberate differences (documented in the README):
   * batches have fixed shapes (padded, with a validity mask) so each attack compiles for a few
     shapes only; between restarts and target passes the survivors are re-packed (``passes.py``);
   * resuming works (the reference's ``EvaluationState`` cannot restore its own file at a392200):
-    with ``state_dir`` the run checkpoints after batches and picks up at the first unattacked point.
+    with ``state_dir`` the run checkpoints after batches and picks up at the first unattacked point;
+  * images come through ``AttackImages.rows`` (``images.py``), so a data set streamed from disk is
+    attacked holding a few batches, never all of it; then ``x_adv`` is not kept (``perturbation_norm``
+    is, per point).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import functools
 import time
 import zlib
@@ -34,9 +38,10 @@ import jax
 import numpy as np
 
 from alignjax.attacks import checks
+from alignjax.attacks.images import ArrayImages, AttackImages, as_attack_images, first_rows
 from alignjax.attacks.passes import attack_points, padded_batches
-from alignjax.attacks.state import CLEAN_ERROR, NOT_BROKEN, RunState, array_digest, run_identity
-from alignjax.attacks.validation import InputError, validate_images, validate_labels, validate_logits
+from alignjax.attacks.state import CLEAN_ERROR, NOT_BROKEN, RunState, run_identity
+from alignjax.attacks.validation import InputError, validate_labels, validate_logits
 from alignjax.types import Key, LogitsFn, Params, call_model
 
 _CLEAN_STREAM = 0x434C4E  # fold_in tag for stochastic models' keys of the clean pass
@@ -60,23 +65,27 @@ class AutoAttackResult:
     """What the cascade returns (host numpy arrays, one entry per evaluated point).
 
     Attributes:
-      x_adv: (n, h, w, c) adversarial examples; the clean image where no attack succeeded.
+      x_adv: (n, h, w, c) adversarial examples; the clean image where no attack succeeded. None when
+        the images were streamed (``AttackImages`` other than an array): holding them would hold the
+        whole data set.
       y_adv: (n,) prediction at x_adv (the clean prediction for robust points and clean errors).
       clean_correct: (n,) clean prediction equals the label.
       robust: (n,) still correctly classified after every attack.
       broken_by: (n,) name of the attack that broke the point, 'clean' for clean errors, '' if robust.
       n_queries: (n,) forward passes spent by query-counted attacks (Square) on the point.
+      perturbation_norm: (n,) norm (of the threat model) of x_adv - x; 0 where no attack succeeded.
       attacks: per-attack summaries in cascade order.
       warnings: the reference's checks that fired.
       individual: in individual mode, attack name -> (n,) robust flags of that attack alone.
     """
 
-    x_adv: np.ndarray
+    x_adv: np.ndarray | None
     y_adv: np.ndarray
     clean_correct: np.ndarray
     robust: np.ndarray
     broken_by: np.ndarray
     n_queries: np.ndarray
+    perturbation_norm: np.ndarray
     attacks: list[AttackSummary]
     warnings: list[str]
     norm: str
@@ -136,23 +145,38 @@ def compiled_logits(logits_fn: LogitsFn) -> Callable[..., Any]:
     return jax.jit(lambda params, x, key: call_model(logits_fn, params, x, key))
 
 
-def clean_predictions(logits_fn: LogitsFn, params: Params, x: np.ndarray, batch_size: int,
+def clean_predictions(logits_fn: LogitsFn, params: Params, x: np.ndarray | AttackImages, batch_size: int,
                       key: Key) -> np.ndarray:
-    """(n, num_classes) clean logits, computed in fixed-shape padded batches (``key`` for stochastic models)."""
+    """(n, num_classes) clean logits, computed in fixed-shape padded batches (``key`` for stochastic models).
+
+    One batch stays in flight while the next one's images are fetched."""
+    images = as_attack_images(x)
     fn = compiled_logits(logits_fn)
-    out = []
-    for b, (idx, valid) in enumerate(padded_batches(np.arange(len(x)), batch_size)):
-        logits = jax.device_get(fn(params, jax.device_put(x[idx]), jax.random.fold_in(key, b)))
-        out.append(np.asarray(logits)[valid])
+    batches = list(padded_batches(np.arange(len(images)), batch_size))
+    out: list[np.ndarray] = []
+    pending: list[tuple[Any, np.ndarray]] = []
+    for b, ((_, valid), rows) in enumerate(zip(batches, images.rows(idx for idx, _ in batches), strict=True)):
+        pending.append((fn(params, jax.device_put(rows), jax.random.fold_in(key, b)), valid))
+        if len(pending) > 1:
+            logits, rows_valid = pending.pop(0)
+            out.append(np.asarray(jax.device_get(logits))[rows_valid])
+    for logits, rows_valid in pending:
+        out.append(np.asarray(jax.device_get(logits))[rows_valid])
     return np.concatenate(out)
 
 
 
 
-def _sanity_checks(logits_fn, params, x, y, logits, attacks, key, batch_size) -> list[str]:
+def _data_digest(images: AttackImages, y: np.ndarray) -> str:
+    """Content hash of the images and labels (binds a resumable state to its data)."""
+    return hashlib.sha256(f"{images.digest()}:{hashlib.sha256(np.ascontiguousarray(y).tobytes()).hexdigest()}"
+                          .encode()).hexdigest()
+
+
+def _sanity_checks(logits_fn, params, images: AttackImages, y, logits, attacks, key, batch_size) -> list[str]:
     """The reference's checks on the first batch (``checks.py``), as warning strings."""
     first = slice(0, batch_size)
-    xb, yb = jax.device_put(x[first]), jax.device_put(y[first])
+    xb, yb = jax.device_put(first_rows(images, batch_size)), jax.device_put(y[first])
     warnings: list[str] = []
     if not any(getattr(a, "eot_iter", 1) > 1 for a in attacks):  # as the reference: not for 'rand'
         warnings += checks.check_randomized(logits_fn, params, xb, yb, key=key)
@@ -166,7 +190,7 @@ def _sanity_checks(logits_fn, params, x, y, logits, attacks, key, batch_size) ->
 def run_autoattack(
     logits_fn: LogitsFn,
     params: Params,
-    x: np.ndarray,
+    x: np.ndarray | AttackImages,
     y: np.ndarray,
     *,
     attacks: Sequence[object],
@@ -185,7 +209,8 @@ def run_autoattack(
     Args:
       logits_fn: pure ``(params, images) -> logits`` on NHWC images in [0, 1].
       params: model parameters.
-      x: (n, h, w, c) float images in [0, 1] (host array).
+      x: (n, h, w, c) float images in [0, 1] (host array), or ``AttackImages`` that produce them batch by
+        batch (``alignjax.data.attack_data``: a data set streamed from disk; ``x_adv`` is then not kept).
       y: (n,) int labels.
       attacks: attack configs in order, e.g. ``alignjax.attacks.presets.standard('Linf', 8/255)``.
       key: PRNG key; results are a function of (key, data, attacks) only, not of batch_size.
@@ -213,25 +238,28 @@ def run_autoattack(
     if len(norms) != 1 or len(epss) != 1:
         raise InputError(f"all attacks of one evaluation must share norm and eps, got {norms} and {epss}")
     log = log or (lambda _msg: None)
-    x = validate_images(x)
-    n = len(x)
+    images = as_attack_images(x)
+    n = len(images)
+    if n == 0:
+        raise InputError("there are no images to evaluate")
     batch_size = min(batch_size, n)
     params = jax.device_put(params)
-    logits = clean_predictions(logits_fn, params, x, batch_size, jax.random.fold_in(key, _CLEAN_STREAM))
+    logits = clean_predictions(logits_fn, params, images, batch_size, jax.random.fold_in(key, _CLEAN_STREAM))
     num_classes = validate_logits(logits, n)
     y = validate_labels(y, n, num_classes)
     pred = logits.argmax(1).astype(np.int32)
 
-    warnings = _sanity_checks(logits_fn, params, x, y, logits, attacks, key, batch_size) if run_checks else []
+    warnings = _sanity_checks(logits_fn, params, images, y, logits, attacks, key, batch_size) if run_checks else []
     for w in warnings:
         log(f"Warning: {w}")
 
     state_path = Path(state_dir) if state_dir is not None else None
-    identity = run_identity(params, array_digest(x, y), n, attacks, key, individual,
+    # hashing the data costs a pass over it (a read of every file when streamed): only to resume
+    identity = run_identity(params, _data_digest(images, y), n, attacks, key, individual,
                             state_identity) if state_path else {}
     state = RunState.load(state_path, identity) if state_path is not None else None
     if state is None:
-        state = RunState(x, pred, y)
+        state = RunState(images.array if isinstance(images, ArrayImages) else None, pred, y)
     else:
         log(f"resuming from {state_path}: {state.attack_index} of {len(attacks)} attacks done")
     clean_correct = pred == y
@@ -257,7 +285,7 @@ def run_autoattack(
         done = int(state.attempted.sum())
         attack_start = time.time()
 
-        def on_batch(idx_v: np.ndarray, x_adv_b, pred_b, broken_b, queries_b) -> None:
+        def on_batch(idx_v: np.ndarray, x_adv_b, pred_b, broken_b, queries_b, norm_b) -> None:
             nonlocal done
             state.attempted[idx_v] = True
             state.n_queries[idx_v] += queries_b
@@ -267,7 +295,9 @@ def run_autoattack(
             newly = broken_b & (state.broken_by[idx_v] == NOT_BROKEN)
             state.robust[idx_v[newly]] = False
             state.broken_by[idx_v[newly]] = name
-            state.x_adv[idx_v[newly]] = x_adv_b[newly]
+            if state.x_adv is not None:
+                state.x_adv[idx_v[newly]] = x_adv_b[newly]
+            state.perturbation_norm[idx_v[newly]] = norm_b[newly]
             state.y_adv[idx_v[newly]] = pred_b[newly]
             done += len(idx_v)
             if progress is not None:
@@ -276,7 +306,7 @@ def run_autoattack(
                 state.elapsed = time.time() - start
                 state.save(state_path, identity)
 
-        batch_size = attack_points(cfg, logits_fn, params, x, y, todo, batch_size, attack_key, on_batch, log)
+        batch_size = attack_points(cfg, logits_fn, params, images, y, todo, batch_size, attack_key, on_batch, log)
 
         seconds = time.time() - attack_start
         if individual:
@@ -313,7 +343,8 @@ def run_autoattack(
             log(f"Warning: {w}")
     result = AutoAttackResult(
         x_adv=state.x_adv, y_adv=state.y_adv, clean_correct=clean_correct, robust=state.robust.copy(),
-        broken_by=state.broken_by.astype(str), n_queries=state.n_queries, attacks=summaries,
+        broken_by=state.broken_by.astype(str), n_queries=state.n_queries,
+        perturbation_norm=state.perturbation_norm, attacks=summaries,
         warnings=warnings, norm=next(iter(norms)), eps=float(next(iter(epss))),
         seconds=time.time() - start, individual=individual_robust, peak_device_memory_bytes=peak_device_memory(),
     )

@@ -25,7 +25,6 @@ import numpy as np
 import polars as pl
 
 from alignjax.attacks.autoattack import AutoAttackResult
-from alignjax.attacks.base import flat_norm
 from alignjax.attacks.run_folder import RESULT_FILES, STATE_FOLDER, open_run_folder
 from alignjax.files import atomic_write
 
@@ -52,10 +51,8 @@ def prepare_output_dir(out_dir: str | Path, *, overwrite: bool) -> Path:
     return out
 
 
-def points_frame(result: AutoAttackResult, x: np.ndarray, y: np.ndarray) -> pl.DataFrame:
+def points_frame(result: AutoAttackResult, y: np.ndarray) -> pl.DataFrame:
     """One row per evaluated point."""
-    delta = np.asarray(result.x_adv, np.float32) - np.asarray(x, np.float32)
-    norms = np.asarray(flat_norm(delta, result.norm), np.float64)
     data = {
         "index": np.arange(len(y), dtype=np.int64),
         "label": np.asarray(y, np.int32),
@@ -63,7 +60,7 @@ def points_frame(result: AutoAttackResult, x: np.ndarray, y: np.ndarray) -> pl.D
         "robust": result.robust,
         "broken_by": result.broken_by.astype(str),
         "adv_prediction": np.asarray(result.y_adv, np.int32),
-        "perturbation_norm": norms,
+        "perturbation_norm": np.asarray(result.perturbation_norm, np.float64),
         "n_queries": np.asarray(result.n_queries, np.int64),
     }
     frame = pl.DataFrame(data, schema=POINT_SCHEMA)
@@ -112,11 +109,10 @@ def environment() -> dict[str, Any]:
     }
 
 
-def write_results(out: Path, result: AutoAttackResult, x: np.ndarray, y: np.ndarray,
-                  manifest: dict[str, Any]) -> None:
+def write_results(out: Path, result: AutoAttackResult, y: np.ndarray, manifest: dict[str, Any]) -> None:
     """Writes points.parquet and manifest.json, removes the state, then writes summary.json; each file
     atomically (unique temporary name, fsync, rename): a folder with summary.json holds a complete result."""
-    frame = points_frame(result, x, y)
+    frame = points_frame(result, y)
     atomic_write(out / "points.parquet", lambda p: frame.write_parquet(p))
     full_manifest = {**manifest, "environment": environment()}
     text = json.dumps(full_manifest, indent=2) + "\n"

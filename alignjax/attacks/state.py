@@ -77,15 +77,18 @@ class RunState:
 
     A field that is None (nothing to keep) is not saved and comes back as None."""
 
-    FIELDS = ("x_adv", "y_adv", "robust", "broken_by", "n_queries", "attempted")
+    FIELDS = ("x_adv", "y_adv", "robust", "broken_by", "n_queries", "perturbation_norm", "attempted")
 
-    def __init__(self, x: np.ndarray, pred: np.ndarray, y: np.ndarray):
-        self.x_adv = x.copy()
+    def __init__(self, x: np.ndarray | None, pred: np.ndarray, y: np.ndarray):
+        """``x``: the clean images when they are held in memory (copied; adversarial examples replace
+        them), or None for a streamed data set, whose adversarial examples are not kept."""
+        self.x_adv = None if x is None else x.copy()
         self.y_adv = pred.astype(np.int32)
         self.robust = pred == y
         self.broken_by = np.where(self.robust, NOT_BROKEN, CLEAN_ERROR).astype(object)
-        self.n_queries = np.zeros(len(x), np.int64)
-        self.attempted = np.zeros(len(x), bool)  # for the attack in progress
+        self.n_queries = np.zeros(len(y), np.int64)
+        self.perturbation_norm = np.zeros(len(y), np.float32)
+        self.attempted = np.zeros(len(y), bool)  # for the attack in progress
         self.attack_index = 0
         self.summaries: list[dict[str, Any]] = []
         self.elapsed = 0.0

@@ -42,10 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     attack.add_argument("--arch-option", type=parse_arch_option, action="append", default=[],
                         metavar="NAME=VALUE", help="builder option of --arch, VALUE in JSON; repeatable")
-    attack.add_argument(
-        "--data", type=Path, help="npz with x (floats in [0,1], NHWC unless --layout nchw) and y (int)"
-    )
-    attack.add_argument("--layout", choices=("nhwc", "nchw"), default="nhwc", help="layout of x in --data")
+    add_data_arguments(attack)
     attack.add_argument("--norm", choices=("Linf", "L2", "L1"), default="Linf")
     attack.add_argument(
         "--eps",
@@ -81,27 +78,83 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     attack.set_defaults(run=cmd_attack)
 
 
-def load_npz(path: Path, layout: str) -> tuple[Any, Any]:
-    import numpy as np
+def add_data_arguments(attack: argparse.ArgumentParser) -> None:
+    """--data SOURCE and how to read it (alignjax.data.sources, alignjax.data.named_preprocessing)."""
+    from alignjax.data.named_preprocessing import PREPROCESSING_NAMES
+    from alignjax.data.sources import FORMATS
 
-    if not path.is_file():
-        raise FileNotFoundError(f"--data {path} does not exist")
+    data = attack.add_argument_group("data (README section 'Data')")
+    data.add_argument(
+        "--data",
+        help="an .npz (x uint8 or float in [0,1], y int), an image folder (class subfolders, or flat with "
+        "--labels), an ImageNet validation folder (wnid subfolders, flat with --labels, or --subset "
+        "robustbench), a CIFAR-10/100 python-version folder, a .parquet file or folder (HF datasets "
+        "format), or hf://datasets/OWNER/NAME[@REVISION]",
+    )
+    data.add_argument("--data-format", choices=FORMATS, default="auto",
+                      help="force a reader; 'folder' numbers class subfolders 0..k-1 even if they are wnids")
+    data.add_argument("--labels", type=Path, help="CSV (file,label) for a flat folder: integer labels or wnids")
+    data.add_argument("--subset", choices=("robustbench",), help="ImageNet: RobustBench's fixed 5000 images")
+    data.add_argument("--split", default="test", help="CIFAR/parquet split (default: test)")
+    data.add_argument("--label-column", help="parquet label column (default: label, fine_label, ...)")
+    data.add_argument("--layout", choices=("nhwc", "nchw"), default="nhwc", help="layout of x in an .npz")
+    data.add_argument(
+        "--preprocessing",
+        choices=tuple(PREPROCESSING_NAMES),
+        metavar="NAME",
+        help="input protocol: " + "; ".join(f"{k}: {v}" for k, v in PREPROCESSING_NAMES.items())
+        + " (default: 'model' with --model, else 'none')",
+    )
+    data.add_argument("--decode-threads", type=int, default=2, help="image decoding threads (default 2)")
+
+
+def load_data(args: argparse.Namespace, spec: Any, embedded: bool) -> Any:
+    """The images and labels to attack (``alignjax.data.attack_input.AttackData``): the whole source is
+    checked before ``--n`` keeps its first points; files are streamed, not loaded."""
+    from alignjax.data.arrays import ArrayDataset, first_n
+    from alignjax.data.attack_input import prepare_for_attack
+    from alignjax.data.sources import open_dataset
+
+    if args.n is not None and args.n < 1:
+        raise InputError(f"--n must be positive, got {args.n}")
+    if args.decode_threads < 1:
+        raise InputError(f"--decode-threads must be positive, got {args.decode_threads}")
+    if args.data is not None:
+        dataset = open_dataset(
+            args.data, format=args.data_format, labels=args.labels, subset=args.subset, split=args.split,
+            layout=args.layout, label_column=args.label_column, n=args.n,
+        )
+    elif embedded:
+        from alignjax.data.digits import digits_split
+
+        test = digits_split("test")
+        dataset = first_n(ArrayDataset(test.x, test.y, "sklearn digits, alignjax fixed test split"), args.n)
+    else:
+        raise InputError("give --data SOURCE for this model (an .npz, an image folder, ImageNet, CIFAR, parquet)")
+    return prepare_for_attack(
+        dataset, preprocessing=args.preprocessing, spec=spec, num_threads=args.decode_threads
+    )
+
+
+def probe_num_classes(logits_fn: Any, variables: Any, first: Any, spec: Any, preprocessing: str) -> int:
+    """The model's number of outputs, from one forward pass on the first image; images the model
+    cannot take (size, channels) are refused with the preprocessing to choose."""
+    import jax
+    import numpy as np
+    from flax.errors import FlaxError
+
+    shape = tuple(first.shape[1:])
+    hint = f"after preprocessing {preprocessing!r}; choose --preprocessing (or --layout) to match"
+    if spec is not None and shape != tuple(spec.input_shape):
+        raise InputError(f"the images are {shape} {hint} {spec.name}'s input {tuple(spec.input_shape)}")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if "x" not in data or "y" not in data:
-                raise InputError(f"{path} must hold arrays named 'x' and 'y', found {sorted(data.files)}")
-            x, y = data["x"], data["y"]
-    except (OSError, ValueError) as err:
-        if isinstance(err, InputError):
-            raise
+        logits = np.asarray(jax.device_get(logits_fn(variables, first)))
+    except (FlaxError, ValueError, TypeError) as error:  # flax parameter shapes, XLA dot/conv shapes
         raise InputError(
-            f"cannot read {path} as npz ({err}); save it with numpy.savez(path, x=..., y=...)"
+            f"the model cannot take images of shape {shape} {hint} ({type(error).__name__}: "
+            f"{str(error).splitlines()[0][:200]})"
         ) from None
-    if layout == "nchw":
-        if x.ndim != 4:
-            raise InputError(f"x in {path} must be 4-D, got shape {x.shape}")
-        x = np.transpose(x, (0, 2, 3, 1))
-    return x, y
+    return int(logits.shape[-1])
 
 
 def load_arch_weights(arch: str, weights: Path | None, num_classes: int | None, input_shape: tuple[int, ...],
@@ -119,11 +172,10 @@ def load_arch_weights(arch: str, weights: Path | None, num_classes: int | None, 
 
 
 def cmd_attack(args: argparse.Namespace) -> int:
-    import jax
-    import numpy as np
-
-    from alignjax.attacks.validation import validate_images, validate_labels
+    from alignjax.attacks.images import as_attack_images, first_rows
+    from alignjax.attacks.validation import validate_labels
     from alignjax.commands import attack_run
+    from alignjax.data.arrays import check_fits_model
 
     embedded = args.model is None and args.arch is None
     if args.weights is not None and args.arch is None:
@@ -131,8 +183,8 @@ def cmd_attack(args: argparse.Namespace) -> int:
     attack_run.check_model_options(args)
     model_options: dict[str, Any] = {}
     weights_file = args.weights
+    spec = None
     if embedded:
-        from alignjax.data.digits import digits_split
         from alignjax.models import load_embedded
         from alignjax.models.embedded import EMBEDDED_WEIGHTS, bundled_weights_dir
 
@@ -142,29 +194,17 @@ def cmd_attack(args: argparse.Namespace) -> int:
     elif args.model is not None:
         from alignjax.weights.convert import load_model
 
-        logits_fn, variables, _spec = load_model(args.model)
+        logits_fn, variables, spec = load_model(args.model)
         model_desc = args.model
-        model_options = {"source": _spec.source, "sha256": _spec.sha256}
+        model_options = {"source": spec.source, "sha256": spec.sha256}
     else:
         model_desc = f"{args.arch} from {args.weights}"
 
-    if args.data is not None:
-        x, y = load_npz(args.data, args.layout)
-        data_desc = str(args.data)
-    elif embedded:
-        split = digits_split("test")
-        x, y = split.x, split.y
-        data_desc = "sklearn digits, alignjax fixed test split"
-    else:
-        raise InputError("give --data FILE.npz with x and y for this model")
-    if args.n is not None:
-        if args.n < 1:
-            raise InputError(f"--n must be positive, got {args.n}")
-        x, y = x[: args.n], y[: args.n]
-    x = validate_images(x)
+    data = load_data(args, spec, embedded)
+    x, y, data_desc = as_attack_images(data.images), data.labels, data.description
     if args.arch is not None:
         logits_fn, variables, model_options = load_arch_weights(
-            args.arch, args.weights, args.num_classes, x.shape[1:], dict(args.arch_option))
+            args.arch, args.weights, args.num_classes, x.image_shape, dict(args.arch_option))
         for note in model_options.pop("notes"):
             print(f"note: {note}", flush=True)
     eps = args.eps if args.eps is not None else (DEFAULT_EPS[args.norm] if embedded else None)
@@ -175,8 +215,9 @@ def cmd_attack(args: argparse.Namespace) -> int:
 
         logits_fn = with_compute_dtype(logits_fn, args.precision)
         model_options = {**model_options, "precision": args.precision}
-    n_classes = int(np.asarray(jax.device_get(logits_fn(variables, x[:1]))).shape[-1])
-    y = validate_labels(y, len(x), n_classes)  # before anything is written
+    n_classes = probe_num_classes(logits_fn, variables, first_rows(x, 1), spec, data.preprocessing)
+    check_fits_model(data.dataset, n_classes)  # labels and class mapping, before anything is written
+    y = validate_labels(y, len(x), n_classes)
     attacks = attack_run.attack_configs(args, eps, n_classes)
 
     out, lock = attack_run.open_output(args)
@@ -245,7 +286,7 @@ def _run_and_write(args, out, logits_fn, variables, x, y, attacks, eps, model_de
         "model_options": model_options,
         **attack_run.provenance(args, weights_file=weights_file, params=variables, x=x, y=y),
     }
-    write_results(out, result, x, y, manifest)
+    write_results(out, result, y, manifest)
     print(
         f"clean accuracy: {result.clean_accuracy:.2f}%  robust accuracy: {result.robust_accuracy:.2f}%  "
         f"({result.seconds:.1f} s)\nresults: {out}/points.parquet, {out}/summary.json"

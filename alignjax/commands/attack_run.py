@@ -58,6 +58,12 @@ def data_digest(x: Any, y: np.ndarray) -> str:
     return array_digest(np.asarray(x), np.asarray(y))
 
 
+def _in_memory(x: Any) -> bool:
+    from alignjax.attacks.images import ArrayImages
+
+    return isinstance(x, (ArrayImages, np.ndarray))
+
+
 def file_sha256(path: Any) -> str | None:
     from alignjax.weights.hub import sha256_file
 
@@ -80,5 +86,6 @@ def provenance(args: argparse.Namespace, *, weights_file: Any, params: Any, x: A
         "weights_file_sha256": file_sha256(weights_file),
         "weights_content_sha256": params_digest(params),
         "data_file_sha256": file_sha256(data_file),
-        "data_content_sha256": data_digest(x, y),
+        # a streamed data set would be read once more just to hash it: its files are named instead
+        "data_content_sha256": data_digest(x, y) if _in_memory(x) else None,
     }

@@ -1,16 +1,15 @@
-"""The common dataset interface, in-memory array datasets and ``.npz`` files.
+"""The common dataset interface and in-memory array datasets.
 
 A dataset is anything with ``len``, ``__getitem__(i) -> (source, label)`` and a ``description``, where
 ``source`` is an (h, w, c) uint8 (or float32 in [0, 1]) array, a file path, or encoded image bytes
 (``ImageSource``); the streaming pipeline decodes paths and bytes on the host. ``first_n`` selects the
-first n points in dataset order, as RobustBench does for its evaluation sets.
+first n points in dataset order, as RobustBench does for its evaluation sets. ``.npz`` files are read
+by ``npz.load_npz``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from os import PathLike
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -56,18 +55,48 @@ def check_labels(labels: np.ndarray, num_classes: int | None, *, what: str = "la
 
 
 def check_images(x: np.ndarray, *, what: str = "x") -> np.ndarray:
-    """Checks (n, h, w, c) uint8, or float in [0, 1]; float64 becomes float32."""
+    """Checks (n, h, w, c) uint8, or float in [0, 1]; float64 becomes float32.
+
+    Every message names the problem and the fix (a channels-first array, empty images, 0..255 floats).
+    """
     x = np.asarray(x)
-    if x.ndim != 4 or x.shape[-1] not in (1, 3):
-        raise ValueError(f"{what} must be NHWC with 1 or 3 channels, got shape {x.shape}")
+    if x.ndim == 0:
+        raise ValueError(
+            f"{what} is a scalar; it must be a 4-D batch of images (n, height, width, channels)"
+        )
+    if x.ndim != 4:
+        raise ValueError(
+            f"{what} must be a 4-D batch of images (n, height, width, channels), got shape {x.shape}; "
+            "add a batch axis or a channel axis (e.g. x[..., None] for grayscale)"
+        )
+    if x.shape[-1] not in (1, 3):
+        if x.shape[1] in (1, 3):
+            raise ValueError(
+                f"{what} looks channels-first {x.shape}: pass --layout nchw (Python: layout='nchw')"
+            )
+        raise ValueError(f"{what} must have 1 or 3 channels on its last axis (NHWC), got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{what} holds no images (shape {x.shape}): there is nothing to evaluate")
+    if x.shape[1] == 0 or x.shape[2] == 0:
+        raise ValueError(
+            f"{what} holds images of height {x.shape[1]} and width {x.shape[2]} (shape {x.shape}): "
+            "the images are empty; check how the array was built"
+        )
     if x.dtype == np.uint8:
         return x
     if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"{what} must be uint8 or float in [0, 1], got dtype {x.dtype}")
+        raise ValueError(
+            f"{what} must be uint8 (0..255) or float in [0, 1], got dtype {x.dtype}; "
+            "convert it, e.g. x.astype(np.uint8) for 0..255 integers"
+        )
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"{what} contains NaN or inf")
-    if x.size and (x.min() < 0.0 or x.max() > 1.0):
-        raise ValueError(f"{what} must lie in [0, 1], found [{float(x.min())}, {float(x.max())}]")
+        raise ValueError(f"{what} holds NaN or inf; clean the data before attacking")
+    low, high = float(x.min()), float(x.max())
+    if low < 0.0 or high > 1.0:
+        hint = " (looks like 0..255: divide by 255, or store uint8)" if high > 1.5 else (
+            " (normalised inputs? give raw images; the model normalises internally)"
+        )
+        raise ValueError(f"{what} must lie in [0, 1], found min {low:.4g} and max {high:.4g}{hint}")
     return x.astype(np.float32)
 
 
@@ -85,7 +114,7 @@ class ArrayDataset:
         num_classes = len(self.classes) if self.classes is not None else None
         y = check_labels(self.y, num_classes)
         if len(x) != len(y):
-            raise ValueError(f"x has {len(x)} images but y has {len(y)} labels")
+            raise ValueError(f"x has {len(x)} images but y has {len(y)} labels: every image needs exactly one label")
         object.__setattr__(self, "x", x)
         object.__setattr__(self, "y", y)
 
@@ -104,6 +133,10 @@ class Subset:
     indices: tuple[int, ...]
     description: str
 
+    @property
+    def classes(self) -> tuple[str, ...] | None:
+        return getattr(self.base, "classes", None)
+
     def __len__(self) -> int:
         return len(self.indices)
 
@@ -112,12 +145,18 @@ class Subset:
 
 
 def first_n(dataset: Dataset, n: int | None) -> Dataset:
-    """The first ``n`` points in dataset order (RobustBench: ``x_test[:n_examples]``); None keeps all."""
+    """The first ``n`` points in dataset order (RobustBench: ``x_test[:n_examples]``); None keeps all.
+
+    Arrays stay an ``ArrayDataset`` (a view of the first n rows); other data sets become a ``Subset``.
+    """
     if n is None:
         return dataset
     if n < 0 or n > len(dataset):
         raise ValueError(f"asked for the first {n} points of {dataset.description}, which has {len(dataset)}")
-    return Subset(dataset, tuple(range(n)), f"first {n} of {dataset.description}")
+    description = f"first {n} of {dataset.description}"
+    if isinstance(dataset, ArrayDataset):
+        return ArrayDataset(dataset.x[:n], dataset.y[:n], description, dataset.classes)
+    return Subset(dataset, tuple(range(n)), description)
 
 
 def check_fits_model(dataset: Dataset, num_classes: int) -> None:
@@ -126,7 +165,8 @@ def check_fits_model(dataset: Dataset, num_classes: int) -> None:
     if classes is not None and len(classes) != num_classes:
         raise ValueError(
             f"{dataset.description} has a class mapping of {len(classes)} classes "
-            f"but the model has {num_classes} outputs"
+            f"but the model has {num_classes} outputs; give data labelled with the model's class indices "
+            "(a flat folder with a labels CSV, or class subfolders numbered 0..k-1: --data-format folder)"
         )
     check_labels(labels_of(dataset), num_classes, what=f"labels of {dataset.description}")
 
@@ -134,25 +174,3 @@ def check_fits_model(dataset: Dataset, num_classes: int) -> None:
 def labels_of(dataset: Dataset) -> np.ndarray:
     """All labels, (n,) int32 (reads every item; cheap for path and array datasets)."""
     return np.array([dataset[i][1] for i in range(len(dataset))], dtype=np.int32)
-
-
-def load_npz(
-    path: str | PathLike, *, num_classes: int | None = None, classes: Sequence[str] | None = None
-) -> ArrayDataset:
-    """Reads ``x`` (NHWC uint8, or float in [0, 1]) and ``y`` (int) from an ``.npz`` file, validated.
-
-    Object arrays are refused (``allow_pickle=False``). ``num_classes`` checks the labels fit a model.
-    """
-    with np.load(path, allow_pickle=False) as archive:
-        missing = {"x", "y"} - set(archive.files)
-        if missing:
-            raise ValueError(f"{path}: missing array(s) {sorted(missing)}; found {archive.files}")
-        x, y = archive["x"], archive["y"]
-    try:
-        y = check_labels(y, num_classes)
-        dataset = ArrayDataset(
-            x, y, description=f"npz {Path(path).name}", classes=tuple(classes) if classes else None
-        )
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
-    return dataset

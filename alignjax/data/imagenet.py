@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from alignjax.data.image_folder import FileDataset, has_image_extension, image_folder
+from alignjax.data.folders import FileDataset, has_image_extension, image_folder, is_hidden, subfolders
 
 NUM_CLASSES = 1000
 ROBUSTBENCH_SUBSET_SIZE = 5000
@@ -75,7 +75,7 @@ def _val_folder(root: Path) -> Path:
 
 
 def _is_folder_layout(folder: Path) -> bool:
-    return any(entry.is_dir() for entry in folder.iterdir())
+    return bool(subfolders(folder))
 
 
 def _check_present(paths: Sequence[Path], where: Path) -> None:
@@ -100,6 +100,24 @@ def _pick_column(frame: pl.DataFrame, wanted: str | None, candidates: Sequence[s
     )
 
 
+def read_label_column(
+    path: str | PathLike, *, file_column: str | None = None, label_column: str | None = None
+) -> tuple[list[str], list[str]]:
+    """(file names, with ``.JPEG`` added when there is no extension; first token of each label)."""
+    frame = pl.read_csv(path, infer_schema=False)
+    file_column = _pick_column(frame, file_column, ("file", "filename", "ImageId", "path"), "file")
+    label_column = _pick_column(frame, label_column, ("wnid", "label", "PredictionString"), "label")
+    files = [name if Path(name).suffix else f"{name}.JPEG" for name in map(str, frame[file_column].to_list())]
+    tokens = [str(value).strip().split(" ")[0] for value in frame[label_column].to_list()]
+    if len(set(files)) != len(files):
+        raise ValueError(f"{path}: file names are not unique")
+    return files, tokens
+
+
+def is_integer_label(token: str) -> bool:
+    return token.lstrip("-").isdigit()
+
+
 def read_labels_csv(
     path: str | PathLike,
     *,
@@ -107,27 +125,18 @@ def read_labels_csv(
     label_column: str | None = None,
     class_to_index: Mapping[str, int] | None = None,
 ) -> dict[str, int]:
-    """Maps file names (with ``.JPEG`` added when there is no extension) to class indices."""
+    """Maps file names (with ``.JPEG`` added when there is no extension) to class indices: integer labels
+    as they are, wnids through ``class_to_index`` (default: the 1000 ImageNet classes)."""
     class_to_index = imagenet_class_to_index() if class_to_index is None else class_to_index
-    frame = pl.read_csv(path, infer_schema=False)
-    file_column = _pick_column(frame, file_column, ("file", "filename", "ImageId", "path"), "file")
-    label_column = _pick_column(frame, label_column, ("wnid", "label", "PredictionString"), "label")
-    files = frame[file_column].to_list()
-    raw = [str(value).strip().split(" ")[0] for value in frame[label_column].to_list()]
-    labels: list[int] = []
-    for file, value in zip(files, raw, strict=True):
-        if value.lstrip("-").isdigit():
-            labels.append(int(value))
+    files, tokens = read_label_column(path, file_column=file_column, label_column=label_column)
+    named: dict[str, int] = {}
+    for file, value in zip(files, tokens, strict=True):
+        if is_integer_label(value):
+            named[file] = int(value)
         elif value in class_to_index:
-            labels.append(class_to_index[value])
+            named[file] = class_to_index[value]
         else:
             raise ValueError(f"{path}: label {value!r} of {file} is neither an integer nor a known wnid")
-    named = {
-        (name if Path(name).suffix else f"{name}.JPEG"): label
-        for name, label in zip(files, labels, strict=True)
-    }
-    if len(named) != len(files):
-        raise ValueError(f"{path}: file names are not unique")
     return named
 
 
@@ -177,7 +186,9 @@ def imagenet_val(
         if labels_csv is None:
             raise ValueError(f"{folder} is a flat folder: pass labels_csv (or use subset='robustbench')")
         named = read_labels_csv(labels_csv, class_to_index=class_to_index)
-        files = sorted(path.name for path in folder.iterdir() if has_image_extension(path.name))
+        files = sorted(
+            path.name for path in folder.iterdir() if not is_hidden(path.name) and has_image_extension(path.name)
+        )
         unlabeled = [file for file in files if file not in named]
         if unlabeled:
             raise ValueError(

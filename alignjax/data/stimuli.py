@@ -35,7 +35,7 @@ import numpy as np
 import polars as pl
 from tqdm import tqdm
 
-from alignjax.data.image_folder import FileDataset
+from alignjax.data.folders import FileDataset
 
 SOURCE_COMMIT = "ccd0c01d42c0a8a834e90ec141e7f24fa915dc23"
 DEFAULT_BASE_URL = f"https://raw.githubusercontent.com/rgeirhos/texture-vs-shape/{SOURCE_COMMIT}"

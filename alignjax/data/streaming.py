@@ -1,15 +1,18 @@
-"""Fixed-shape batches from any dataset: parallel host decoding, bounded memory, device prefetch.
+"""Batches from any dataset: parallel host decoding, bounded memory, device prefetch.
 
 Images are decoded and transformed on a thread pool (PIL releases the GIL while decoding and
 resampling) and stay uint8 until they reach the device. At most ``max_in_flight`` images are
 submitted ahead of the batch being assembled (a bounded window of futures, in dataset order), so host
-memory is bounded whatever the dataset size. Every batch has ``batch_size`` rows: the tail is padded with
-zeros and marked invalid (big_vision ``pad_shard_unpad``), so a jitted consumer traces once. The next
-batch is put on the device (``jax.device_put``, asynchronous) before the current one is handed out.
+memory is bounded whatever the dataset size. ``host_batches`` yields NumPy batches, ``stream_batches``
+puts the next batch on the device (``jax.device_put``, asynchronous) before the current one is handed out.
 
-A corrupt image raises ``CorruptImageError`` naming it; with ``skip_corrupt=True`` it is warned about
-and its row is zero-filled and marked invalid (the row keeps its dataset index, so results stay aligned
-with dataset order).
+By default a batch holds exactly the data's rows (the last one may be shorter) and nothing needs
+masking. With ``pad=True`` every batch has ``batch_size`` rows: the tail is padded with zeros and
+marked invalid in ``valid`` (big_vision ``pad_shard_unpad``), so a jitted consumer traces once.
+
+A corrupt image raises ``CorruptImageError`` naming it, after every batch before it has been handed
+out. With ``skip_corrupt=True`` it is warned about and left out (``pad=True``: its row is zero-filled
+and marked invalid); ``index`` keeps each row's dataset index, so results stay aligned with the data.
 """
 
 from __future__ import annotations
@@ -33,9 +36,9 @@ Decoder = Callable[[ImageSource], np.ndarray]
 
 
 class Batch(NamedTuple):
-    """One fixed-size batch. ``x``: (b, h, w, c) uint8 (float32 for float array datasets); ``y``: (b,)
-    int32; ``valid``: (b,) bool, False for padding and skipped images; ``index``: (b,) int32 dataset
-    index, -1 for padding."""
+    """One batch. ``x``: (b, h, w, c) uint8 (float32 for float array datasets); ``y``: (b,) int32;
+    ``valid``: (b,) bool, False only for padding and skipped images (``pad=True``); ``index``: (b,)
+    int32 dataset index, -1 for padding."""
 
     x: Any
     y: Any
@@ -68,8 +71,9 @@ def host_batches(
     max_in_flight: int | None = None,
     skip_corrupt: bool = False,
     image_shape: tuple[int, ...] | None = None,
+    pad: bool = False,
 ) -> Iterator[Batch]:
-    """NumPy batches in dataset order; see the module docstring. ``decode`` replaces decode + transform."""
+    """NumPy batches in dataset order; arguments as ``stream_batches`` (module docstring)."""
     if batch_size < 1 or num_threads < 1:
         raise ValueError(f"batch_size and num_threads must be positive, got {batch_size}, {num_threads}")
     max_in_flight = 2 * batch_size if max_in_flight is None else max_in_flight
@@ -114,15 +118,22 @@ def host_batches(
                 labels[offset] = label
             if shape is None:
                 raise ValueError("no image of the first batch could be decoded; pass image_shape")
-            x = np.zeros((batch_size, *shape), dtype)
-            valid = np.zeros(batch_size, bool)
-            for offset, image in enumerate(rows):
-                if image is not None:
-                    x[offset] = image
-                    valid[offset] = True
-            index = np.full(batch_size, -1, np.int32)
-            index[:count] = np.arange(start, start + count, dtype=np.int32)
-            yield Batch(x, labels, valid, index)
+            if pad:
+                x = np.zeros((batch_size, *shape), dtype)
+                valid = np.zeros(batch_size, bool)
+                for offset, image in enumerate(rows):
+                    if image is not None:
+                        x[offset] = image
+                        valid[offset] = True
+                index = np.full(batch_size, -1, np.int32)
+                index[:count] = np.arange(start, start + count, dtype=np.int32)
+                yield Batch(x, labels, valid, index)
+                continue
+            kept = [offset for offset, image in enumerate(rows) if image is not None]
+            if kept:
+                x = np.stack([rows[offset] for offset in kept])  # type: ignore[misc]
+                kept_array = np.array(kept, np.int64)
+                yield Batch(x, labels[kept_array], np.ones(len(kept), bool), (start + kept_array).astype(np.int32))
     finally:
         for future in pending:
             future.cancel()
@@ -141,24 +152,27 @@ def stream_batches(
     image_shape: tuple[int, ...] | None = None,
     device: jax.Device | jax.sharding.Sharding | None = None,
     prefetch: int = 1,
+    pad: bool = False,
 ) -> Iterator[Batch]:
     """Device batches of ``dataset``: ``host_batches`` put on ``device`` ``prefetch`` batches ahead.
 
     Args:
       dataset: any ``Dataset`` (arrays, paths or encoded bytes).
-      batch_size: rows per batch; the tail batch is padded.
+      batch_size: rows per batch (the last batch may be shorter unless ``pad``).
       transform: PIL transform applied after decoding (e.g. ``robustbench_transform('Res256Crop224')``).
       decode: replaces decode + transform (source -> HWC array).
       num_threads: decoding threads.
       max_in_flight: images submitted ahead (default ``2 * batch_size``).
-      skip_corrupt: warn and mark corrupt images invalid instead of raising ``CorruptImageError``.
+      skip_corrupt: warn and leave corrupt images out instead of raising ``CorruptImageError``.
       image_shape: needed only if every image of the first batch may be corrupt.
       device: a device or sharding for ``jax.device_put`` (default device when None).
       prefetch: batches on the device ahead of the one handed out (>= 0).
+      pad: fixed-shape batches: pad the tail with zeros marked invalid (for one jit trace).
 
     Yields:
       ``Batch`` of ``jax.Array``s. The host holds at most ``max_in_flight + (prefetch + 1) * batch_size``
-      decoded images at any time.
+      decoded images at any time. An error (a corrupt image) ends the stream after every batch
+      decoded before it has been handed out.
     """
     if prefetch < 0:
         raise ValueError(f"prefetch must be >= 0, got {prefetch}")
@@ -171,15 +185,22 @@ def stream_batches(
         max_in_flight=max_in_flight,
         skip_corrupt=skip_corrupt,
         image_shape=image_shape,
+        pad=pad,
     )
     queue: collections.deque[Batch] = collections.deque()
+    failure: Exception | None = None
     try:
-        for batch in host:
-            queue.append(Batch(*jax.device_put(tuple(batch), device)))
-            if len(queue) > prefetch:
-                yield queue.popleft()
+        try:
+            for batch in host:
+                queue.append(Batch(*jax.device_put(tuple(batch), device)))
+                if len(queue) > prefetch:
+                    yield queue.popleft()
+        except Exception as error:  # noqa: BLE001 - re-raised below, after the batches decoded before it
+            failure = error
         while queue:
             yield queue.popleft()
+        if failure is not None:
+            raise failure
     finally:
         host.close()
 

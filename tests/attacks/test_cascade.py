@@ -222,7 +222,7 @@ def test_results_are_written_and_an_existing_result_is_refused(problem, tmp_path
     params, x, y = problem
     result = run(problem, batch_size=8)
     out = prepare_output_dir(tmp_path / "run", overwrite=False)
-    write_results(out, result, x, y, {"note": "test"})
+    write_results(out, result, y, {"note": "test"})
     frame = pl.read_parquet(out / "points.parquet")
     assert frame.height == N and frame["robust"].to_numpy().tolist() == result.robust.tolist()
     summary = json.loads((out / "summary.json").read_text())

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from PIL import Image
 
-from alignjax.data import arrays, cifar, hub_parquet, image_folder, imagenet
+from alignjax.data import arrays, cifar, folders, hub_parquet, imagenet, npz
 from alignjax.data.preprocessing import decode_image, to_uint8
 
 
@@ -95,11 +95,11 @@ def test_cifar_refuses_code_and_bad_labels(tmp_path, rng):
 def test_npz_uint8_and_float(tmp_path, rng):
     x = rng.integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
     np.savez(tmp_path / "u8.npz", x=x, y=np.arange(5))
-    data = arrays.load_npz(tmp_path / "u8.npz", num_classes=5)
+    data = npz.load_npz(tmp_path / "u8.npz", num_classes=5)
     np.testing.assert_array_equal(data.x, x)
     assert data.y.dtype == np.int32
     np.savez(tmp_path / "f.npz", x=x / 255.0, y=np.arange(5))
-    floats = arrays.load_npz(tmp_path / "f.npz")
+    floats = npz.load_npz(tmp_path / "f.npz")
     assert floats.x.dtype == np.float32
 
 
@@ -107,7 +107,7 @@ def test_npz_uint8_and_float(tmp_path, rng):
     ("x", "y", "message"),
     [
         (np.full((2, 4, 4, 3), 1.5), np.array([0, 1]), "must lie in"),
-        (np.zeros((2, 4, 4)), np.array([0, 1]), "NHWC"),
+        (np.zeros((2, 4, 4)), np.array([0, 1]), "4-D batch"),
         (np.zeros((2, 4, 4, 3)), np.array([0, 1, 2]), "2 images but y has 3"),
         (np.zeros((2, 4, 4, 3)), np.array([0, 12]), "do not fit a model with 10 classes"),
         (np.zeros((2, 4, 4, 3)), np.array([0.5, 1.0]), "must be integers"),
@@ -116,7 +116,7 @@ def test_npz_uint8_and_float(tmp_path, rng):
 def test_npz_validation(tmp_path, x, y, message):
     np.savez(tmp_path / "bad.npz", x=x, y=y)
     with pytest.raises(ValueError, match=message):
-        arrays.load_npz(tmp_path / "bad.npz", num_classes=10)
+        npz.load_npz(tmp_path / "bad.npz", num_classes=10)
 
 
 def _jpeg(path, rng, size=(40, 30)):
@@ -131,12 +131,12 @@ def test_image_folder_order_and_labels(tmp_path, rng):
             (tmp_path / name).write_text("not an image")
         else:
             _jpeg(tmp_path / name, rng)
-    data = image_folder.image_folder(tmp_path)
+    data = folders.image_folder(tmp_path)
     relative = [path.relative_to(tmp_path).as_posix() for path in data.paths]
     assert relative == ["a/z.jpg", "a/sub/y.jpeg", "b/10.PNG", "b/2.png", "c/x.webp"]
     assert data.labels.tolist() == [0, 0, 1, 1, 2] and data.classes == ("a", "b", "c")
     with pytest.raises(ValueError, match="3 classes but the model has 10"):
-        image_folder.image_folder(tmp_path, num_classes=10)
+        folders.image_folder(tmp_path, num_classes=10)
 
 
 def _imagenet_tree(root, rng, ids):

@@ -14,7 +14,7 @@ from PIL import Image
 from alignjax.data import streaming
 from alignjax.data.arrays import ArrayDataset, check_fits_model
 from alignjax.data.hub_parquet import ParquetImageDataset
-from alignjax.data.image_folder import FileDataset, image_folder
+from alignjax.data.folders import FileDataset, image_folder
 from alignjax.data.preprocessing import CorruptImageError, load_and_transform, robustbench_transform
 
 
@@ -30,7 +30,7 @@ def _folder(tmp_path: Path, rng, n: int) -> FileDataset:
 def test_batches_match_direct_decoding_with_padding(tmp_path, rng):
     data = _folder(tmp_path, rng, 7)
     transform = robustbench_transform("Res256Crop224")
-    batches = list(streaming.stream_batches(data, batch_size=3, transform=transform, num_threads=2))
+    batches = list(streaming.stream_batches(data, batch_size=3, transform=transform, num_threads=2, pad=True))
     assert len(batches) == 3
     for batch in batches:
         assert isinstance(batch.x, jax.Array)
@@ -65,7 +65,7 @@ def test_corrupt_image_raises_with_path_or_is_skipped(tmp_path, rng):
     with pytest.warns(UserWarning, match=f"skipping corrupt image .*{broken.name}"):
         batches = list(
             streaming.stream_batches(
-                data, batch_size=2, transform=robustbench_transform("Res224"), skip_corrupt=True
+                data, batch_size=2, transform=robustbench_transform("Res224"), skip_corrupt=True, pad=True
             )
         )
     valid = np.concatenate([jax.device_get(batch.valid) for batch in batches])
@@ -103,6 +103,7 @@ def test_memory_is_bounded_on_a_large_dataset():
         num_threads=2,
         max_in_flight=max_in_flight,
         prefetch=prefetch,
+        pad=True,
     )
     bound = max_in_flight + (prefetch + 1) * batch_size  # the bound stream_batches documents
     for step, _batch in enumerate(stream):
@@ -142,7 +143,7 @@ def test_one_trace_for_every_batch(rng):
         return (per_image * valid.astype(np.float32)).sum()
 
     total = sum(
-        float(masked_sum(batch.x, batch.valid)) for batch in streaming.stream_batches(data, batch_size=4)
+        float(masked_sum(batch.x, batch.valid)) for batch in streaming.stream_batches(data, batch_size=4, pad=True)
     )
     assert len(traces) == 1
     assert total == pytest.approx(float(images.astype(np.float64).sum()))

@@ -4,6 +4,10 @@ Classes are the sorted subfolder names (index = position), files are found with 
 walk and kept when their lower-cased name ends in one of ``IMG_EXTENSIONS`` (torchvision
 ``datasets/folder.py::make_dataset``). Items are ``(path, label)``; decoding happens in the streaming
 pipeline.
+
+Deliberate deviation: hidden entries (names starting with '.', e.g. ``.ipynb_checkpoints``,
+``.DS_Store``, macOS ``._x.jpg`` resource forks) are ignored; torchvision counts a hidden folder as a
+class, which shifts every label after it.
 """
 
 from __future__ import annotations
@@ -53,11 +57,35 @@ class FileDataset:
         check_labels(self.labels, num_classes, what=f"labels of {self.description}")
 
 
+def is_hidden(name: str) -> bool:
+    """Hidden entries (``.ipynb_checkpoints``, ``.DS_Store``, ``._x.jpg``) are never data."""
+    return name.startswith(".")
+
+
+def subfolders(root: Path) -> list[str]:
+    """Sorted names of the visible subfolders of ``root``."""
+    return sorted(entry.name for entry in os.scandir(root) if entry.is_dir() and not is_hidden(entry.name))
+
+
 def find_classes(root: Path) -> list[str]:
-    classes = sorted(entry.name for entry in os.scandir(root) if entry.is_dir())
+    classes = subfolders(root)
     if not classes:
         raise FileNotFoundError(f"no class subfolders in {root}")
     return classes
+
+
+def image_files(folder: Path, extensions: Sequence[str] = IMG_EXTENSIONS) -> list[Path]:
+    """Visible image files under ``folder``, in a sorted recursive walk (hidden folders are skipped)."""
+    walked: list[tuple[str, list[str]]] = []
+    for directory, folders, files in os.walk(folder, followlinks=True):
+        folders[:] = [name for name in folders if not is_hidden(name)]  # prunes the walk
+        walked.append((directory, files))
+    return [
+        Path(directory) / file
+        for directory, files in sorted(walked)
+        for file in sorted(files)
+        if not is_hidden(file) and has_image_extension(file, extensions)
+    ]
 
 
 def has_image_extension(name: str, extensions: Sequence[str] = IMG_EXTENSIONS) -> bool:
@@ -98,11 +126,9 @@ def image_folder(
     paths: list[Path] = []
     labels: list[int] = []
     for name in sorted(found):
-        for directory, _, files in sorted(os.walk(root / name, followlinks=True)):
-            for file in sorted(files):
-                if has_image_extension(file, extensions):
-                    paths.append(Path(directory) / file)
-                    labels.append(class_to_index[name])
+        for path in image_files(root / name, extensions):
+            paths.append(path)
+            labels.append(class_to_index[name])
     if not paths:
         raise FileNotFoundError(f"no images with extensions {tuple(extensions)} under {root}")
     dataset = FileDataset(tuple(paths), np.array(labels, dtype=np.int32), f"image folder {root}", classes)
