@@ -29,12 +29,13 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from alignjax.attacks.base import attackable, has_passes, pass_count, run_attack, run_pass
+from alignjax.attacks.images import AttackImages
 from alignjax.types import Key, LogitsFn, Params, call_model
 
 VERIFY_STREAM = 0x564552  # fold_in tag of the re-verification pass's key (stochastic models)
 
-# on_batch(point_indices, x_adv, prediction, broken, n_queries), valid rows only, host arrays
-BatchCallback = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
+# on_batch(point_indices, x_adv, prediction, broken, n_queries, perturbation_norm): valid rows, host arrays
+BatchCallback = Callable[..., None]
 
 
 def padded_batches(indices: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -187,39 +188,57 @@ def is_out_of_memory(err: BaseException) -> bool:
     return "RESOURCE_EXHAUSTED" in text or "Out of memory" in text or "out of memory" in text
 
 
-def attack_points(cfg: object, logits_fn: LogitsFn, params: Params, x: np.ndarray, y: np.ndarray,
+def perturbation_norms(x_adv: np.ndarray, x: np.ndarray, norm: str) -> np.ndarray:
+    """(b,) float32 norm of ``x_adv - x`` per row in the threat model's norm (0 where unchanged)."""
+    delta = (np.asarray(x_adv, np.float32) - np.asarray(x, np.float32)).reshape(len(x), -1)
+    if norm == "L2":
+        return np.sqrt(np.sum(delta * delta, axis=1, dtype=np.float32))
+    if norm == "L1":
+        return np.sum(np.abs(delta), axis=1, dtype=np.float32)
+    return np.max(np.abs(delta), axis=1, initial=0.0).astype(np.float32)
+
+
+def attack_points(cfg: object, logits_fn: LogitsFn, params: Params, images: AttackImages, y: np.ndarray,
                   todo: np.ndarray, batch_size: int, key: Key, on_batch: BatchCallback,
                   log: Callable[[str], None] | None = None) -> int:
     """Runs one attack over the points ``todo`` in fixed-shape padded batches; returns the batch size used.
 
+    Images come from ``images.rows`` (which may decode the next batches while this one is attacked).
     Pass-structured attacks run pass by pass with survivor compaction (``attack_group``); others run
     whole. Batches are split over all local devices (``Placement``); transfers are explicit
-    (``jax.transfer_guard('disallow')``). ``on_batch`` gets the valid rows of each batch. When a batch
-    runs out of device memory, the batch size is halved and the batch retried (results do not depend
-    on the batch size); the smaller size is returned so later attacks start from it.
+    (``jax.transfer_guard('disallow')``). ``on_batch(indices, x_adv, prediction, broken, n_queries,
+    perturbation_norm)`` gets the valid rows of each batch. When a batch runs out of device memory,
+    the batch size is halved and the batch retried (results do not depend on the batch size); the
+    smaller size is returned so later attacks start from it.
     """
     placement = Placement()
     whole = None if has_passes(cfg) else compiled_attack(cfg, logits_fn)
-    cursor = 0
+    norm = getattr(cfg, "norm", "Linf")
+    done = 0
     with jax.transfer_guard("disallow"):
         params, key = placement.replicate((params, key))
-        while cursor < len(todo):
+        while done < len(todo):
             size = placement.batch_size(batch_size)
-            chunk = todo[cursor : cursor + size]
-            idx, valid = pad_to(chunk, size)
+            batches = list(padded_batches(todo[done:], size))
+            stream = images.rows(idx for idx, _ in batches)
             try:
-                if whole is None:
-                    out = attack_group(cfg, logits_fn, params, x[idx], y[idx], idx, valid, key, placement)
-                else:
-                    xb, yb, vb, ib = placement.batch(x[idx], y[idx], valid, idx.astype(np.int32))
-                    out = jax.device_get(whole(params, xb, yb, vb, key, ib))
+                for (idx, valid), rows in zip(batches, stream):
+                    if whole is None:
+                        out = attack_group(cfg, logits_fn, params, rows, y[idx], idx, valid, key, placement)
+                    else:
+                        xb, yb, vb, ib = placement.batch(rows, y[idx], valid, idx.astype(np.int32))
+                        out = jax.device_get(whole(params, xb, yb, vb, key, ib))
+                    x_adv, pred, broken, queries = (np.asarray(a)[valid] for a in out)
+                    on_batch(idx[valid], x_adv, pred, broken, queries, perturbation_norms(x_adv, rows[valid], norm))
+                    done += int(valid.sum())
             except Exception as err:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
                 if not is_out_of_memory(err) or batch_size == 1:
                     raise
                 batch_size //= 2
                 if log is not None:
                     log(f"out of device memory: batch size lowered to {batch_size}")
-                continue
-            on_batch(idx[valid], *(np.asarray(a)[valid] for a in out))
-            cursor += len(chunk)
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
     return batch_size
