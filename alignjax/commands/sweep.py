@@ -109,12 +109,15 @@ def _dry_run(config, args: argparse.Namespace) -> int:
     config_hash = grid.config_hash(config, units)
     run_id = run_id_for(config, SweepOptions(run_id=args.run_id, new_run=args.new_run), config_hash)
     store = Store(args.store, run_id)
-    print(f"run {run_id} (config hash {config_hash[:12]}): {len(units)} units in "
-          f"{len(grid.work_items(units))} work items")
+    import jax
+
+    items = grid.work_items(units, accelerator=jax.local_devices()[0].platform != "cpu")
+    grouped = {u.unit_id for item in items if item.stacked for u in item.units}
+    print(f"run {run_id} (config hash {config_hash[:12]}): {len(units)} units in {len(items)} work items")
     for unit in units:
         state = store.status(unit)
         status = "finished" if state.finished else state.reason
-        stacked = " stacked" if unit.stack_group else ""
+        stacked = " stacked" if unit.unit_id in grouped else ""
         print(f"  {unit.unit_id}  {unit.model} {unit.checkpoint} | {unit.dataset} | {unit.norm} {unit.eps:g} | "
               f"{unit.version} | seed {unit.seed}{stacked}: {status}")
     return 0

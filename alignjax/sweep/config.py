@@ -16,7 +16,7 @@ TOML form (``configs/paper_grid.toml`` and ``configs/digits_example.toml`` are w
     num_classes = 10
     input_shape = [8, 8, 1]
     checkpoints = ["ckpt/seed0.safetensors", "ckpt/seed1.safetensors"]  # relative to the config file
-    stack = true
+    stack = "auto"                 # true: vmapped together; false: one by one; auto: true on accelerators
 
     [[datasets]]
     name = "digits-test"
@@ -56,6 +56,9 @@ PREPROCESSINGS = ("model", "brainscore")
 class ModelEntry:
     """A registry model (``arch`` None), or checkpoints of one architecture (``arch`` and ``checkpoints``).
 
+    ``stack``: attack the checkpoints as one vmapped program (True), one at a time (False), or "auto":
+    stacked on accelerators, one at a time on CPU, where XLA's grouped convolutions (what vmap makes of
+    per-checkpoint kernels) are slower (benchmarks/RESULTS.md). Results are the same either way.
     ``robustbench`` names the model's RobustBench id when it has one (for ``alignjax results --check``).
     """
 
@@ -64,7 +67,7 @@ class ModelEntry:
     checkpoints: tuple[str, ...] = ()
     num_classes: int | None = None
     input_shape: tuple[int, int, int] | None = None
-    stack: bool = True
+    stack: bool | str = "auto"
     robustbench: str | None = None
 
 
@@ -174,12 +177,15 @@ def _model(table: dict[str, Any], base: Path, i: int) -> ModelEntry:
     resolved = tuple(str((base / c).resolve()) if not Path(c).is_absolute() else c for c in checkpoints)
     if len(set(resolved)) != len(resolved):
         raise InputError(f"{where} ({t['name']}): a checkpoint is listed twice")
+    stack = t.get("stack", "auto")
+    if stack not in (True, False, "auto"):
+        raise InputError(f"{where} ({t['name']}): stack must be true, false or \"auto\", got {stack!r}")
     shape = t.get("input_shape")
     if arch is not None and (shape is None or t.get("num_classes") is None):
         raise InputError(f"{where} ({t['name']}): checkpoints need num_classes and input_shape = [h, w, c]")
     return ModelEntry(name=t["name"], arch=arch, checkpoints=resolved, num_classes=t.get("num_classes"),
                       input_shape=tuple(shape) if shape is not None else None,  # type: ignore[arg-type]
-                      stack=bool(t.get("stack", True)), robustbench=t.get("robustbench"))
+                      stack=stack, robustbench=t.get("robustbench"))
 
 
 def _dataset(table: dict[str, Any], base: Path, i: int) -> DatasetEntry:

@@ -40,19 +40,18 @@ class Unit:
     seed: int
     attacks: tuple[Any, ...]  # attack configs in cascade order
     stack_group: str  # '' unless the unit may run stacked with others
+    stack_auto: bool = False  # stacked only on accelerators (the model entry's stack = "auto")
 
 
 @dataclasses.dataclass(frozen=True)
 class WorkItem:
     units: tuple[Unit, ...]
+    key: str  # the stack group's id, or the unit's: what a process locks while running the item
 
     @property
     def stacked(self) -> bool:
         return len(self.units) > 1
 
-    @property
-    def key(self) -> str:
-        return self.units[0].stack_group or self.units[0].unit_id
 
 
 def _digest(data: Any) -> str:
@@ -131,7 +130,7 @@ def expand(config: SweepConfig) -> tuple[Unit, ...]:
         n_classes = model_classes(model)
         labels = checkpoint_labels(model) if model.arch is not None else ("",)
         paths = model.checkpoints if model.arch is not None else ("",)
-        stackable = model.arch is not None and model.stack and len(paths) > 1
+        stackable = model.arch is not None and model.stack is not False and len(paths) > 1
         for dataset in config.datasets:
             for threat in config.threats:
                 for eps in threat.eps:
@@ -146,19 +145,21 @@ def expand(config: SweepConfig) -> tuple[Unit, ...]:
                             for label, path in zip(labels, paths, strict=True):
                                 unit_id = _digest({**common, "checkpoint": path})[:16]
                                 units.append(Unit(unit_id, model.name, label, dataset.name, threat.norm, eps,
-                                                  version.name, seed, attacks, group))
+                                                  version.name, seed, attacks, group, model.stack == "auto"))
     ids = [u.unit_id for u in units]
     if len(set(ids)) != len(ids):
         raise InputError("config: two grid points are identical (a threat model or seed listed twice?)")
     return tuple(units)
 
 
-def work_items(units: tuple[Unit, ...] | list[Unit]) -> tuple[WorkItem, ...]:
-    """Units grouped into work items (stack groups together), in first-appearance order."""
+def work_items(units: tuple[Unit, ...] | list[Unit], *, accelerator: bool = False) -> tuple[WorkItem, ...]:
+    """Units grouped into work items (stack groups together; "auto" groups only on an ``accelerator``),
+    in first-appearance order."""
     groups: dict[str, list[Unit]] = {}
     for unit in units:
-        groups.setdefault(unit.stack_group or unit.unit_id, []).append(unit)
-    return tuple(WorkItem(tuple(members)) for members in groups.values())
+        stacked = unit.stack_group and (accelerator or not unit.stack_auto)
+        groups.setdefault(unit.stack_group if stacked else unit.unit_id, []).append(unit)
+    return tuple(WorkItem(tuple(members), key) for key, members in groups.items())
 
 
 def config_hash(config: SweepConfig, units: tuple[Unit, ...]) -> str:

@@ -27,6 +27,7 @@ class Progress:
         self.units_total, self.points_total = units_total, points_total
         self.units_done, self.points_finished = 0, 0
         self.current_points, self.current_fraction = 0, 0.0
+        self.n_attacks, self.current_units = 1, []
         self.process_index = process_index
         self.json_log, self.interval = json_log, interval
         self.started = time.time()

@@ -141,7 +141,8 @@ def run_sweep(config: SweepConfig, store_root: str | Path, *, options: SweepOpti
     config_hash = grid.config_hash(config, units)
     store = Store(store_root, run_id_for(config, options, config_hash))
     store.begin_run(config.grid_dict(), config_hash, [u.unit_id for u in units])
-    items = owned(grid.work_items(units), process)
+    accelerator = jax.local_devices()[0].platform != "cpu"
+    items = owned(grid.work_items(units, accelerator=accelerator), process)
     report = SweepReport(store.run_id, store.folder, len(units), sum(len(i.units) for i in items))
     pending = [item for item in (_unfinished(item, store, report, log) for item in items) if item is not None]
     report.skipped = report.units_owned - sum(len(i.units) for i in pending)
@@ -184,7 +185,7 @@ def _unfinished(item: grid.WorkItem, store: Store, report: SweepReport | None,
             if report is not None:
                 report.recomputed += 1
         todo.append(unit)
-    return grid.WorkItem(tuple(todo)) if todo else None
+    return grid.WorkItem(tuple(todo), item.key) if todo else None
 
 
 @dataclasses.dataclass
@@ -229,6 +230,9 @@ def _run_item(item: grid.WorkItem, ctx: _Context) -> None:
         summary = _summary_row(unit, outcome, len(item.units), started, finished, ctx.env, ctx.config_hash,
                                ctx.store.run_id, ctx.entries[unit.model].robustbench)
         ctx.store.write_unit(unit, points_frame(unit, points.source_index, points.y, outcome), summary)
+        ctx.log(f"unit {unit.unit_id} {unit.model} {unit.checkpoint} | {unit.dataset} | {unit.norm} {unit.eps:g} | "
+                f"{unit.version} | seed {unit.seed}: clean {outcome.clean_accuracy:.2f}%, robust "
+                f"{outcome.robust_accuracy:.2f}% ({outcome.seconds:.1f} s)")
     ctx.progress.unit_done(item.units, outcomes[0].seconds, [o.robust_accuracy for o in outcomes])
 
 

@@ -41,6 +41,11 @@ def test_expansion_counts_ids_and_stack_groups(tmp_path):
     again = expand(_grid(tmp_path, CONFIG.replace('eps = [0.1]', 'eps = [0.1, "0.5/255"]')
                          .replace("seeds = [0]", "seeds = [0, 3]").replace("stack = true", "stack = false")))
     assert [u.unit_id for u in again] == [u.unit_id for u in units]
+    # stack = "auto" (the default): groups on accelerators, one by one on CPU; same units either way
+    auto = expand(_grid(tmp_path, CONFIG.replace("stack = true", 'stack = "auto"')))
+    assert [len(i.units) for i in work_items(auto, accelerator=True)] == [2, 1, 1]
+    assert [len(i.units) for i in work_items(auto, accelerator=False)] == [1, 1, 1, 1]
+    assert [len(i.units) for i in work_items(expand(config), accelerator=False)] == [2] * 4 + [1] * 8
 
 
 def test_config_hash_follows_the_grid_not_run_options(tmp_path):
@@ -99,6 +104,8 @@ def test_custom_versions_presets_and_python_configs(tmp_path):
     ({"versions": ["fast"]}, "neither a preset"),
     ({"version": {"x": {"attacks": [{"attack": "apgd-ce", "n_queries": 3}]}}, "versions": ["x"]}, "no setting"),
     ({"seeds": [0.5]}, "seeds must be integers"),
+    ({"models": [{"name": "x", "arch": "small_cnn", "checkpoints": ["a"], "num_classes": 10,
+                  "input_shape": [8, 8, 1], "stack": "yes"}]}, "stack must be"),
     ({"colour": 1}, "unknown key"),
 ])
 def test_bad_configs_fail_with_one_clear_message(change, message):

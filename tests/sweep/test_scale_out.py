@@ -86,8 +86,8 @@ def test_sigkill_mid_unit_then_restart_gives_the_uninterrupted_tables(sweep_setu
     assert tables.invalid.height == 0 and not tables.missing
     assert not list(run.rglob("*.tmp-*")) and not (run / "state" / unit_id).exists()
     assert_same_points(tables.points.collect(), reference["points"])
-    assert tables.summary.select("unit_id", "robust_accuracy", "clean_accuracy", "n").equals(
-        reference["summary"].select("unit_id", "robust_accuracy", "clean_accuracy", "n"))
+    same = ("unit_id", "n", "clean_accuracy", "robust_accuracy", "attacks", "robust_accuracy_after", "stack_size")
+    assert tables.summary.select(*same).equals(reference["summary"].select(*same))
 
     again = run_sweep_cli(sweep_setup, store)  # everything finished: nothing runs
     assert "0 unit(s) run, 4 already finished" in again.stdout
