@@ -19,7 +19,7 @@ from alignjax.attacks.validation import InputError
 from alignjax.weights.download import DownloadError
 
 # subcommand modules under alignjax.commands, in the order `alignjax --help` lists them
-COMMANDS = ("attack", "models", "convert", "align", "analyze")
+COMMANDS = ("attack", "models", "convert", "align", "analyze", "sweep", "results")
 
 DESCRIPTION = """\
 alignjax: AutoAttack robustness of vision models in JAX, torch-free checkpoint conversion and a model
