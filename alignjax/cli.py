@@ -15,7 +15,7 @@ from alignjax.attacks.validation import InputError
 from alignjax.weights.download import DownloadError
 
 # subcommand modules under alignjax.commands, in the order `alignjax --help` lists them
-COMMANDS = ("attack", "models", "convert", "align")
+COMMANDS = ("attack", "models", "convert", "align", "crosscheck")
 
 
 def build_parser() -> argparse.ArgumentParser:
