@@ -106,9 +106,9 @@ def crosscheck(
     seed: int,
     batch_size: int,
     reference: ReferenceSpec | None,
-    budgets: Budgets = Budgets(),
+    budgets: Budgets | None = None,
     published: Published | None = None,
-    tolerance: Tolerance = Tolerance(),
+    tolerance: Tolerance | None = None,
     log: Callable[[str], None] = lambda _line: None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> CrosscheckResult:
@@ -122,11 +122,13 @@ def crosscheck(
       seed: alignjax's PRNG seed and the reference's torch seed.
       batch_size: both sides' batch size.
       reference: the reference's torch model, or None to skip the reference (published figures only).
-      budgets: the budgets ``attacks`` were reduced with (the reference gets the same settings).
+      budgets: the budgets ``attacks`` were reduced with (the reference gets the same settings); None: presets.
       published: published accuracies to compare with.
-      tolerance: the agreement rule (``alignjax.crosscheck.statistics``).
+      tolerance: the agreement rule (``alignjax.crosscheck.statistics``); None: its defaults.
       log: progress lines.
     """
+    budgets = budgets if budgets is not None else Budgets()
+    tolerance = tolerance if tolerance is not None else Tolerance()
     attacks = tuple(attacks)
     log("alignjax: running")
     ours = run_autoattack(logits_fn, params, x, y, attacks=attacks, key=jax.random.key(seed),

@@ -136,8 +136,8 @@ def summary_text(result: CrosscheckResult, summary: dict[str, Any], *, max_liste
     if result.reference_eps is not None and result.reference_eps != ours.eps:
         eps_line += f" (reference eps {result.reference_eps:g})"
     lines = [f"model: {summary['model']}", f"data: {summary['data']}, n={result.n}",
-             f"AutoAttack {result.version}: {', '.join(c.name for c in result.attacks)} | {eps_line} | "
-             f"seed {result.seed}"]
+             (f"AutoAttack {result.version}: {', '.join(c.name for c in result.attacks)} | {eps_line} | "
+              f"seed {result.seed}")]
     if result.budgets.reduced:
         lines.append(f"budgets: {result.budgets.describe()} (REDUCED: weaker than AutoAttack, both sides)")
     width = 24

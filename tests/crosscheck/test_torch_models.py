@@ -89,7 +89,7 @@ def test_native_timm_resnet_matches_the_converted_model(tmp_path):
 
 
 def test_native_refuses_what_it_cannot_build(tmp_path):
-    logits_fn, variables = load_embedded()
+    _, variables = load_embedded()
     with pytest.raises(InputError, match="--reference bridge"):
         native_model("wrn_28_10", None, variables, None)
     with pytest.raises(InputError, match="original PyTorch checkpoint"):
