@@ -1,0 +1,97 @@
+"""The reference side's torch models: the digits twin, timm natives and the torch<->JAX bridge."""
+
+from __future__ import annotations
+
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+
+from alignjax.attacks.validation import InputError
+from alignjax.commands.attack import load_arch_weights
+from alignjax.crosscheck.torch_models import bridge_model, digits_cnn_torch, native_model
+from alignjax.data.digits import digits_split
+from alignjax.models import build_architecture, load_embedded
+from alignjax.models.embedded import EMBEDDED_WEIGHTS, bundled_weights_dir
+
+
+def _nchw(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(np.transpose(x, (0, 3, 1, 2))))
+
+
+def test_digits_twin_matches_the_flax_model():
+    logits_fn, variables = load_embedded()
+    x = digits_split("test").x[:32]
+    with torch.no_grad():
+        twin = digits_cnn_torch(variables)(_nchw(x)).numpy()
+    np.testing.assert_allclose(twin, np.asarray(logits_fn(variables, x)), atol=1e-5, rtol=0)
+
+
+def test_bridge_gives_jax_logits_and_gradients_also_on_repeated_backward():
+    logits_fn, variables = load_embedded()
+    x = digits_split("test").x[:5]  # padded to 8 inside the bridge
+    bridge = bridge_model(logits_fn, variables)
+    images = _nchw(x).requires_grad_()
+    logits = bridge(images)
+    np.testing.assert_allclose(logits.detach().numpy(), np.asarray(logits_fn(variables, x)), atol=1e-6, rtol=0)
+    weights = np.random.default_rng(0).normal(size=logits.shape).astype(np.float32)
+    expected = jax.grad(lambda z: jnp.sum(logits_fn(variables, z) * weights))(jnp.asarray(x))
+    for _ in range(2):  # FAB backpropagates one logit graph several times (retain_graph=True)
+        images.grad = None
+        logits.backward(torch.from_numpy(weights), retain_graph=True)
+        np.testing.assert_allclose(images.grad.numpy(), np.transpose(np.asarray(expected), (0, 3, 1, 2)),
+                                   atol=1e-5, rtol=0)
+
+
+def _timm():
+    """timm, importable here although the registry's torchvision wheel is a CUDA build whose compiled ops do
+    not load with CPU torch: its model code is pure Python once the two op schemas it registers fake
+    kernels for exist (as tests/models/helpers.py does; the runtime never does this)."""
+    try:
+        import timm
+    except RuntimeError as error:
+        if "torchvision::nms" not in str(error):
+            raise
+        for name in [m for m in sys.modules if m.split(".")[0] in ("torchvision", "timm")]:
+            del sys.modules[name]
+        library = torch.library.Library("torchvision", "DEF")
+        library.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        library.define("qnms(Tensor qdets, Tensor qscores, float iou_threshold) -> Tensor")
+        _timm.library = library  # the schemas live as long as this object
+        import timm
+    return timm
+
+
+def _random_batch_stats(model: torch.nn.Module, seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.copy_(torch.randn(module.num_features, generator=generator) * 0.1)
+            module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
+
+
+def test_native_timm_resnet_matches_the_converted_model(tmp_path):
+    torch.manual_seed(0)
+    net = _timm().create_model("resnet18", pretrained=False, num_classes=10).eval()
+    with torch.no_grad():
+        _random_batch_stats(net, 0)
+    path = tmp_path / "resnet18.pt"
+    torch.save(net.state_dict(), path)
+    x = np.random.default_rng(0).uniform(size=(2, 64, 64, 3)).astype(np.float32)
+    logits_fn, variables = load_arch_weights("resnet18", path, 10, x.shape[1:])[:2]
+    native = native_model("resnet18", build_architecture("resnet18", num_classes=10), variables, path)
+    with torch.no_grad():
+        ours = native(_nchw(x)).numpy()
+    np.testing.assert_allclose(ours, np.asarray(logits_fn(variables, x)), atol=1e-4, rtol=0)
+
+
+def test_native_refuses_what_it_cannot_build(tmp_path):
+    _, variables = load_embedded()
+    with pytest.raises(InputError, match="--reference bridge"):
+        native_model("wrn_28_10", None, variables, None)
+    with pytest.raises(InputError, match="original PyTorch checkpoint"):
+        native_model("resnet18", build_architecture("resnet18", num_classes=10), variables,
+                     bundled_weights_dir() / EMBEDDED_WEIGHTS)
