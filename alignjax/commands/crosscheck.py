@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from alignjax.attacks.validation import InputError
-from alignjax.commands.attack import DEFAULT_EPS, load_arch_weights, load_npz, parse_eps
+from alignjax.commands.attack import DEFAULT_EPS, load_arch_weights, parse_eps
 
 RULE = """\
 exit status: 0 when both sides agree, 1 when they disagree, 2 on bad input. They disagree when
@@ -82,8 +82,12 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, dict[str, str],
     if args.weights is not None and args.arch is None:
         raise InputError("--weights needs --arch NAME (or use --model NAME for a registry model)")
     if args.data is not None:
-        x, y = load_npz(args.data, args.layout)
-        data = str(args.data)
+        from alignjax.data.npz import load_npz
+
+        dataset = load_npz(args.data, layout=args.layout)  # length, dtype and layout checked here
+        x, y, data = dataset.x, dataset.y, str(args.data)
+        if x.dtype.kind == "u":  # uint8 arrays in 0..255
+            x = x.astype("float32") / 255.0
     elif embedded:
         from alignjax.data.digits import digits_split
 
