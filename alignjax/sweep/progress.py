@@ -15,7 +15,7 @@ import datetime
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from alignjax.sweep.grid import Unit
@@ -76,6 +76,19 @@ class Progress:
         if self.bar is not None:
             self.bar.set_description_str(self._desc(), refresh=False)
             self.bar.update(self.points_done - self.bar.n)
+
+    def wrap(self, log: Callable[[str], None]) -> Callable[[str], None]:
+        """``log`` that lifts the bar out of the way while it writes (no line glued to the bar)."""
+        if self.bar is None:
+            return log
+
+        def write(line: str) -> None:
+            from tqdm import tqdm
+
+            with tqdm.external_write_mode(file=self.bar.fp):
+                log(line)
+
+        return write
 
     # -- events --------------------------------------------------------------------------------
 

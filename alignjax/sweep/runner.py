@@ -154,7 +154,7 @@ def run_sweep(config: SweepConfig, store_root: str | Path, *, options: SweepOpti
                         interval=options.log_interval)
     progress.start(run_id=store.run_id, config_hash=config_hash, folder=str(store.folder),
                    units_owned=report.units_owned, units_finished_before=report.skipped)
-    context = _Context(config, store, progress, options, environment(process), config_hash, log)
+    context = _Context(config, store, progress, options, environment(process), config_hash, progress.wrap(log))
     try:
         for item in pending:
             with store.claim(item.key) as claimed:
