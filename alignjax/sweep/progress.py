@@ -4,7 +4,8 @@ Points are the unit of work: a unit of n points counts n when it ends, and insid
 progress counts as ``n * (attacks finished + fraction of the current attack) / attacks``. Points per
 second are measured over this process's work since it started; the ETA is the remaining points at
 that rate. JSON events (one object per line): ``start``, ``unit_start``, ``progress`` (at most once per
-``interval`` seconds), ``unit_done``, ``unit_skipped``, ``unit_invalid``, ``done``; each carries
+``interval`` seconds), ``unit_done``, ``unit_invalid`` (a damaged result about to be recomputed), ``done``
+(``start`` says how many of this process's units were already finished); each carries
 ``time`` (UTC ISO), ``process`` and the counters ``units_done``, ``units_total``, ``points_done``,
 ``points_total``, ``points_per_second`` and ``eta_seconds``.
 """
@@ -94,9 +95,6 @@ class Progress:
 
     def start(self, **fields: Any) -> None:
         self._emit("start", **fields)
-
-    def unit_skipped(self, unit: Unit, reason: str) -> None:
-        self._emit("unit_skipped", unit=unit.unit_id, reason=reason)
 
     def unit_invalid(self, unit: Unit, reason: str) -> None:
         self._emit("unit_invalid", unit=unit.unit_id, reason=reason)
