@@ -4,7 +4,8 @@ Points are the unit of work: a unit of n points counts n when it ends, and insid
 progress counts as ``n * (attacks finished + fraction of the current attack) / attacks``. Points per
 second are measured over this process's work since it started; the ETA is the remaining points at
 that rate. JSON events (one object per line): ``start``, ``unit_start``, ``progress`` (at most once per
-``interval`` seconds), ``unit_done``, ``unit_skipped``, ``unit_invalid``, ``done``; each carries
+``interval`` seconds), ``unit_done``, ``unit_invalid`` (a damaged result about to be recomputed), ``done``
+(``start`` says how many of this process's units were already finished); each carries
 ``time`` (UTC ISO), ``process`` and the counters ``units_done``, ``units_total``, ``points_done``,
 ``points_total``, ``points_per_second`` and ``eta_seconds``.
 """
@@ -15,7 +16,7 @@ import datetime
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from alignjax.sweep.grid import Unit
@@ -77,13 +78,23 @@ class Progress:
             self.bar.set_description_str(self._desc(), refresh=False)
             self.bar.update(self.points_done - self.bar.n)
 
+    def wrap(self, log: Callable[[str], None]) -> Callable[[str], None]:
+        """``log`` that lifts the bar out of the way while it writes (no line glued to the bar)."""
+        if self.bar is None:
+            return log
+
+        def write(line: str) -> None:
+            from tqdm import tqdm
+
+            with tqdm.external_write_mode(file=self.bar.fp):
+                log(line)
+
+        return write
+
     # -- events --------------------------------------------------------------------------------
 
     def start(self, **fields: Any) -> None:
         self._emit("start", **fields)
-
-    def unit_skipped(self, unit: Unit, reason: str) -> None:
-        self._emit("unit_skipped", unit=unit.unit_id, reason=reason)
 
     def unit_invalid(self, unit: Unit, reason: str) -> None:
         self._emit("unit_invalid", unit=unit.unit_id, reason=reason)

@@ -70,7 +70,8 @@ def compare_with_published(summary: pl.DataFrame, published: pl.DataFrame, *,
     """
     table = published_frame(published)
     ours = (summary.filter(pl.col("version") == "standard")
-            .with_columns(pl.col("dataset").replace_strict(datasets, default=None).alias("published_dataset"),
+            .with_columns(pl.col("dataset").replace_strict(datasets, default=None, return_dtype=pl.String)
+                          .alias("published_dataset"),
                           pl.coalesce("robustbench", "model").alias("reference"))
             .filter(pl.col("published_dataset").is_not_null()))
     joined = ours.join(table, left_on=["reference", "published_dataset", "norm"],

@@ -144,7 +144,7 @@ def run_sweep(config: SweepConfig, store_root: str | Path, *, options: SweepOpti
     accelerator = jax.local_devices()[0].platform != "cpu"
     items = owned(grid.work_items(units, accelerator=accelerator), process)
     report = SweepReport(store.run_id, store.folder, len(units), sum(len(i.units) for i in items))
-    pending = [item for item in (_unfinished(item, store, report, log) for item in items) if item is not None]
+    pending = [item for item in (_unfinished(item, store) for item in items) if item is not None]
     report.skipped = report.units_owned - sum(len(i.units) for i in pending)
 
     sizes = {d.name: dataset_size(d) for d in config.datasets if any(i.units[0].dataset == d.name for i in pending)}
@@ -154,34 +154,41 @@ def run_sweep(config: SweepConfig, store_root: str | Path, *, options: SweepOpti
                         interval=options.log_interval)
     progress.start(run_id=store.run_id, config_hash=config_hash, folder=str(store.folder),
                    units_owned=report.units_owned, units_finished_before=report.skipped)
-    context = _Context(config, store, progress, options, environment(process), config_hash, log)
+    context = _Context(config, store, progress, options, environment(process), config_hash, progress.wrap(log))
     try:
         for item in pending:
             with store.claim(item.key) as claimed:
-                item = _unfinished(item, store, None, log) if claimed else item  # another process may have
-                if not claimed:                                                    # finished it meanwhile
-                    log(f"work item {item.key} is held by another process; left to it")
+                if not claimed:
+                    context.log(f"work item {item.key} is held by another process; left to it")
                     report.busy += len(item.units)
-                elif item is not None:
-                    _run_item(item, context)
-                    report.ran += len(item.units)
+                    continue
+                # only the holder of the item's lock repairs it (another process may have just finished it)
+                todo = _unfinished(item, store, repair=True, report=report, log=context.log,
+                                   on_invalid=progress.unit_invalid)
+                if todo is not None:
+                    _run_item(todo, context)
+                    report.ran += len(todo.units)
     finally:
         report.seconds = time.time() - started
         progress.close(ran=report.ran, skipped=report.skipped, recomputed=report.recomputed, busy=report.busy)
     return report
 
 
-def _unfinished(item: grid.WorkItem, store: Store, report: SweepReport | None,
-                log: Callable[[str], None]) -> grid.WorkItem | None:
-    """The item's units without a valid result; invalid results are deleted (and counted) here."""
+def _unfinished(item: grid.WorkItem, store: Store, *, repair: bool = False, report: SweepReport | None = None,
+                log: Callable[[str], None] = print,
+                on_invalid: Callable[[grid.Unit, str], None] | None = None) -> grid.WorkItem | None:
+    """The item's units without a valid result; with ``repair`` (lock held), invalid results are
+    reported, deleted and counted."""
     todo = []
     for unit in item.units:
         status = store.status(unit)
         if status.finished:
             continue
-        if status.reason != "not run yet":
+        if repair and status.reason != "not run yet":
             log(f"unit {unit.unit_id} ({unit.model} {unit.checkpoint}): {status.reason}; recomputing")
             store.discard(unit)
+            if on_invalid is not None:
+                on_invalid(unit, status.reason)
             if report is not None:
                 report.recomputed += 1
         todo.append(unit)
