@@ -234,6 +234,8 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     if args.reference == "none" or (args.reference == "auto" and not reference_available() and published):
         if published is None:
             raise InputError("--reference none leaves nothing to compare: add --published")
+        if args.reference_eps is not None:
+            raise InputError("--reference-eps needs a reference run (install the crosscheck extra, drop --reference none)")
         reference = None
         if args.reference == "auto":
             print("reference skipped: torch/pyautoattack are not installed (pip install 'alignjax[crosscheck]')")

@@ -177,6 +177,13 @@ def summary_text(result: CrosscheckResult, summary: dict[str, Any], *, max_liste
                              f"{outcome(theirs.clean_correct[i], theirs.robust[i], theirs.broken_by[i])}")
             if len(disagreements) > max_listed:
                 lines.append(f"  ... {len(disagreements) - max_listed} more in points.parquet")
+    if result.published:
+        lines.append(f"published figures vs these {result.n} points (the interval assumes they are a random sample "
+                     "of the published evaluation's test set):")
+        if result.budgets.reduced or result.version != "standard":
+            lines.append("  note: published AutoAttack figures are for the full standard version; this run is "
+                         f"{'reduced' if result.budgets.reduced else result.version}, so its robust accuracy is "
+                         "not the same quantity (reduced budgets can only overestimate it)")
     for check in result.published:
         lines.append(f"published {check.what} accuracy ({summary.get('published_source', 'given')}): "
                      f"{check.published:.2f}% vs {check.measured.estimate:.2f}% measured; "

@@ -3,7 +3,7 @@
 A cross-check runs the same attack list through alignjax and through the reference
 (``pyautoattack`` 0.2.0 = ``fra31/auto-attack@a392200``). To fit a CI, the iteration budgets can be
 reduced; ``reduce_budgets`` rewrites the preset configs with ``dataclasses.replace`` and
-``alignjax.crosscheck.reference.configure_reference`` gives the reference's attack objects exactly
+``alignjax.crosscheck.reference_settings.configure_reference`` gives the reference's attack objects exactly
 the same settings. A reduced run is not AutoAttack: its robust accuracy is an upper bound of the
 full version's, and the report says so.
 """
@@ -60,7 +60,7 @@ def _replace(cfg: AttackConfig, **changes: int | None) -> AttackConfig:
 def reduce_budgets(attacks: Sequence[AttackConfig], budgets: Budgets) -> tuple[AttackConfig, ...]:
     """The same attack list with ``budgets`` applied (frozen configs, rebuilt with ``dataclasses.replace``).
 
-    ``use_largereps`` (L1 APGD) splits the iterations over three radii and needs ``n_iter >= 3``.
+    ``use_largereps`` (L1 APGD) splits the iterations over three radii and needs ``n_iter >= 2``.
     """
     out = []
     for cfg in attacks:

@@ -188,3 +188,16 @@ def test_help_states_the_rule(capsys):
         main(["crosscheck", "--help"])
     text = capsys.readouterr().out
     assert "McNemar" in text and "Clopper-Pearson" in text and "exit status: 0" in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("norm", ["Linf", "L2", "L1"])
+def test_full_standard_autoattack_on_the_embedded_model_agrees(tmp_path, norm):
+    """The command's default: all 397 test digits, standard AutoAttack at full budgets, both sides."""
+    out = tmp_path / norm
+    assert main(["crosscheck", "--norm", norm, "--out", str(out), "--quiet"]) == 0
+    summary, points = _read(out)
+    assert summary["n"] == 397 and not summary["reduced"] and summary["agrees"]
+    assert summary["reference"]["clean_prediction_mismatches"] == 0
+    assert points["agree"].mean() >= 0.98
+    _consistent(summary, points)

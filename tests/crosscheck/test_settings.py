@@ -10,7 +10,11 @@ from pyautoattack import AutoAttack
 
 from alignjax.attacks import presets
 from alignjax.attacks.validation import InputError
-from alignjax.crosscheck.reference import configure_reference, reference_settings, settings_mismatches
+from alignjax.crosscheck.reference_settings import (
+    configure_reference,
+    reference_settings,
+    settings_mismatches,
+)
 from alignjax.crosscheck.settings import Budgets, reduce_budgets
 
 ALL_NAMES = ["apgd-ce", "apgd-dlr", "fab", "square", "apgd-t", "fab-t"]
