@@ -10,7 +10,10 @@ the process's own):
   batch is due) and ``run_autoattack`` on it.
 
 Both compile first on one batch (not timed). Printed per run: attack wall seconds, CPU seconds of the
-process, peak resident memory (``ru_maxrss``), and whether the per-point results are identical. The
+process, peak resident memory (``ru_maxrss``), and whether the per-point results are identical.
+``--interleave K`` adds a timing-only run robust to a shared machine's changing load: one process
+attacks K consecutive slices of the data, each from the preloaded array and streamed, in ABBA order,
+and sums each mode's wall and CPU seconds. The
 model is ``small_cnn`` with widths (2, 4) and hidden 8 (10 classes) at 224 px; the attack APGD-CE,
 Linf 1/255, ``--n-iter`` iterations, one restart, batch ``--batch-size``.
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import resource
 import subprocess
@@ -86,6 +90,46 @@ def write_folder(folder: Path, count: int, batch_size: int) -> None:
     (folder / "labels.csv").write_text("\n".join(rows) + "\n")
 
 
+def _timed(logits_fn, variables, images, labels, options) -> tuple[float, float, np.ndarray]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = run_autoattack(logits_fn, variables, images, labels, **options)
+    return time.perf_counter() - wall, time.process_time() - cpu, result.robust
+
+
+def interleaved(folder: Path, slices: int, n_iter: int, batch_size: int, threads: int) -> None:
+    """Slices of the data attacked from the array and streamed in ABBA order; per-mode sums."""
+    from alignjax.data.arrays import Subset
+    from alignjax.data.attack_input import prepare_for_attack
+
+    logits_fn, variables = tiny_model()
+    attacks = (APGDConfig("Linf", 1 / 255, n_iter=n_iter, n_restarts=1, loss="ce"),)
+    options = {"attacks": attacks, "key": jax.random.key(0), "batch_size": batch_size, "run_checks": False}
+    dataset = open_dataset(folder / "images", labels=folder / "labels.csv")
+    x = np.empty((len(dataset), SIZE, SIZE, 3), np.float32)
+    labels = np.empty(len(dataset), np.int32)
+    for batch in host_batches(dataset, batch_size=batch_size, num_threads=threads):
+        x[batch.index], labels[batch.index] = to_float01(batch.x), batch.y
+    bounds = np.linspace(0, len(dataset), slices + 1).astype(int)
+    warm = prepare_for_attack(Subset(dataset, tuple(range(batch_size)), "warm-up"), num_threads=threads)
+    run_autoattack(logits_fn, variables, warm.images, warm.labels, **options)  # compile
+    totals = {"preloaded": [0.0, 0.0], "streamed": [0.0, 0.0]}
+    same = True
+    for index, (start, stop) in enumerate(itertools.pairwise(bounds)):
+        part = Subset(dataset, tuple(range(start, stop)), f"slice {index}")
+        streamed = prepare_for_attack(part, num_threads=threads)
+        order = ("preloaded", "streamed") if index % 2 == 0 else ("streamed", "preloaded")
+        robust = {}
+        for mode in order:
+            images = x[start:stop] if mode == "preloaded" else streamed.images
+            wall, cpu, robust[mode] = _timed(logits_fn, variables, images, labels[start:stop], options)
+            totals[mode][0] += wall
+            totals[mode][1] += cpu
+        same &= bool(np.array_equal(robust["preloaded"], robust["streamed"]))
+    print(json.dumps({"mode": "interleaved", "slices": slices, "points": len(dataset), "identical": same,
+                      **{f"{mode}_{what}_s": round(value, 2) for mode, (wall, cpu) in totals.items()
+                         for what, value in (("wall", wall), ("cpu", cpu))}}))
+
+
 def child(mode: str, folder: Path, n_iter: int, batch_size: int, threads: int, out: Path) -> None:
     logits_fn, variables = tiny_model()
     attacks = (APGDConfig("Linf", 1 / 255, n_iter=n_iter, n_restarts=1, loss="ce"),)
@@ -131,10 +175,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1, help="alternate the two modes this many times")
-    parser.add_argument("--child", choices=("preloaded", "streamed"), help=argparse.SUPPRESS)
+    parser.add_argument("--interleave", type=int, default=0, help="also time K slices in ABBA order")
+    parser.add_argument("--skip-separate", action="store_true", help="only the --interleave timing")
+    parser.add_argument("--child", choices=("preloaded", "streamed", "interleaved"), help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child == "interleaved":
+        interleaved(args.folder, args.interleave, args.n_iter, args.batch_size, args.threads)
+        return
     if args.child:
         child(args.child, args.folder, args.n_iter, args.batch_size, args.threads, args.out)
         return
@@ -147,6 +196,17 @@ def main() -> None:
         write_folder(folder, args.num_images, args.batch_size)
         size_mb = sum(p.stat().st_size for p in (folder / "images").iterdir()) / 2**20
         print(f"wrote the folder ({size_mb:.0f} MiB of JPEG) in {time.perf_counter() - start:.0f} s")
+        if args.interleave:
+            command = [sys.executable, __file__, "--child", "interleaved", "--folder", str(folder),
+                       "--interleave", str(args.interleave), "--n-iter", str(args.n_iter),
+                       "--batch-size", str(args.batch_size), "--threads", str(args.threads)]
+            line = subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
+            timing = json.loads(line.splitlines()[-1])
+            print(line.splitlines()[-1])
+            print(f"interleaved: streamed/preloaded wall {timing['streamed_wall_s'] / timing['preloaded_wall_s'] - 1:+.1%}, "
+                  f"CPU {timing['streamed_cpu_s'] / timing['preloaded_cpu_s'] - 1:+.1%}", flush=True)
+        if args.skip_separate:
+            return
         results: dict[str, list[dict]] = {"preloaded": [], "streamed": []}
         for repeat in range(args.repeats):
             for mode in ("preloaded", "streamed"):

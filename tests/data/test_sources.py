@@ -166,3 +166,25 @@ def test_public_names_are_the_functions_not_modules():
 
     assert callable(image_folder) and image_folder.__module__ == "alignjax.data.folders"
     assert callable(host_batches) and callable(attack_data)
+
+
+def test_hub_dataset_from_the_offline_cache(tmp_path, rng, monkeypatch):
+    import io
+
+    from huggingface_hub import constants
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "datasets--someone--tiny"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)).save(buffer, format="PNG")
+    snapshot = repo / "snapshots" / commit / "plain_text"
+    snapshot.mkdir(parents=True)
+    pl.DataFrame({"img": [{"bytes": buffer.getvalue(), "path": "0.png"}], "label": [7]}).write_parquet(
+        snapshot / "test-00000-of-00001.parquet"
+    )
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    data = open_dataset("hf://datasets/someone/tiny")
+    assert data.labels.tolist() == [7] and data.names == ("0.png",)
+    assert "hf://datasets/someone/tiny@main test" in data.description
