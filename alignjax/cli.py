@@ -14,7 +14,7 @@ import sys
 from alignjax.attacks.validation import InputError
 
 # subcommand modules under alignjax.commands, in the order `alignjax --help` lists them
-COMMANDS = ("attack", "models", "convert")
+COMMANDS = ("attack", "models", "convert", "align")
 
 
 def build_parser() -> argparse.ArgumentParser:
