@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import time
 from pathlib import Path
@@ -77,6 +78,7 @@ def cmd_neural(args: argparse.Namespace) -> int:
     from alignjax.alignment.neural import brainio
     from alignjax.alignment.neural.activations import default_layers
     from alignjax.alignment.neural.model_scoring import ScoringConfig, score_model
+    from alignjax.alignment.neural.pls import PLSConfig
     from alignjax.alignment.neural.report import prepare_output_dir, write_results
     from alignjax.attacks.report import environment
 
@@ -87,10 +89,17 @@ def cmd_neural(args: argparse.Namespace) -> int:
         for layer, shape in model.layer_shapes.items():
             print(f"{layer}\t{'x'.join(map(str, shape))}")
         return 0
-    layers = _split_list(args.layers) or list(default_layers(model))
+    layers = _split_list(args.layers)
+    if layers is None:  # PLS needs at least n_components features: smaller layers cannot be candidates
+        layers = list(default_layers(model, min_features=PLSConfig().n_components))
+        skipped = [layer for layer in default_layers(model) if layer not in layers]
+        if skipped:
+            print(f"skipping layers with fewer than {PLSConfig().n_components} features: {', '.join(skipped)}")
     unknown = [layer for layer in layers if layer not in model.layer_shapes]
     if unknown:
         raise InputError(f"{model.name} has no layer(s) {unknown}; see --list-layers")
+    if not layers:
+        raise InputError(f"{model.name} has no layer with enough features; pass --layers")
     config = ScoringConfig(regions=tuple(_split_list(args.regions) or ()), access=args.access,
                            normalisation=args.normalisation, pca_components=args.pca_components,
                            memory_budget=int(args.memory_budget_gb * (1 << 30)), batch_size=args.batch_size,
@@ -113,10 +122,11 @@ def cmd_neural(args: argparse.Namespace) -> int:
         print(f"{region:<6} {score.benchmark:<34} {score.layer:<16} {score.raw:>6.3f}+-{score.raw_error:<5.3f} "
               f"{score.ceiling:>7.3f} {score.ceiled['2025']:>8.3f} {score.ceiled['2026']:>7.3f}")
     manifest = {"command": "align neural", "model": model.name, "image_size": model.image_size,
-                "layers": layers, "config": vars(config) if hasattr(config, "__dict__") else str(config),
+                "layers": layers, "config": dataclasses.asdict(config),
                 "pca_images": str(args.pca_images) if args.pca_images else None,
                 "seconds": time.time() - started, **environment()}
-    write_results(out, model.name, result.scores, result.commitment.scores, result.commitment.layers, manifest)
+    write_results(out, model.name, result.scores, result.commitment.scores, result.commitment.layers, manifest,
+                  normalisation=args.normalisation)
     print(f"normalised score = {'(r/c)^2' if args.normalisation == '2025' else 'r^2/c'}; results: "
           f"{out}/scores.parquet, {out}/layer_scores.parquet, {out}/summary.json")
     return 0

@@ -114,9 +114,9 @@ def module_of(logits_fn: Any) -> nn.Module:
     return owner
 
 
-def default_layers(model: FeatureModel) -> tuple[str, ...]:
-    """The model's top-level submodules (depth 1), in call order."""
-    return tuple(name for name in model.layer_shapes if "/" not in name)
+def default_layers(model: FeatureModel, min_features: int = 1) -> tuple[str, ...]:
+    """The model's top-level submodules (depth 1) with at least ``min_features`` features, in call order."""
+    return tuple(name for name in model.layer_shapes if "/" not in name and model.n_features(name) >= min_features)
 
 
 def flatten_channel_major(activation: jax.Array) -> jax.Array:

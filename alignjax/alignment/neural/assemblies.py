@@ -109,7 +109,7 @@ def read_assembly(path: str | os.PathLike, *, region: str | None = None,
                 raise ValueError(f"{path} has no 'region' neuroid coordinate to select {region!r} by")
             regions = np.asarray(array["region"].values).astype(str)
             if region not in regions:
-                raise ValueError(f"{path} has no neuroids in region {region!r}; regions: {sorted(set(regions))}")
+                raise ValueError(f"{path} has no neuroids in region {region!r}; regions: {sorted(set(regions.tolist()))}")
             array = array.isel(neuroid=np.flatnonzero(regions == region))
         array = array.transpose(*(d for d in DIMS if d in array.dims))
         if "time_bin" in array.dims:

@@ -38,6 +38,8 @@ from alignjax.alignment.neural.splits import SplitConfig
 from alignjax.alignment.neural.stimulus_set import load_stimulus_set
 
 REGIONS = ("V1", "V2", "V4", "IT")
+BRAINSCORE_PLS = PLSConfig()  # 25 components, no scaling
+BRAINSCORE_SPLITS = SplitConfig()  # 10 splits, 90 % train, random_state 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +53,8 @@ class NeuralBenchmark:
     number_of_trials: int
     stratification: str | None
     time_window: tuple[float, float] | None = None
-    regression: RegressionConfig = PLSConfig()
-    splits: SplitConfig = SplitConfig()
+    regression: RegressionConfig = BRAINSCORE_PLS
+    splits: SplitConfig = BRAINSCORE_SPLITS
     citation: str = ""
 
 

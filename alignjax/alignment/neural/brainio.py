@@ -103,7 +103,7 @@ def cache_dir(root: str | os.PathLike | None = None) -> Path:
 
 
 def sha1_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha1()  # noqa: S324 - BrainIO's integrity digest, not a security boundary
+    digest = hashlib.sha1()
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
@@ -127,7 +127,7 @@ def _copy_from_source(remote: RemoteFile, base_url: str, target: Path) -> None:
     if not url.startswith(("https://", "http://")):
         raise ValueError(f"only http(s) URLs or local folders can be fetched from, got {url}")
     try:
-        with urllib.request.urlopen(url, timeout=120) as response, open(target, "wb") as out:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=120) as response, open(target, "wb") as out:
             shutil.copyfileobj(response, out, _CHUNK)
     except urllib.error.HTTPError as error:
         hint = (" (private Brain-Score data need the lab's credentials; place the file in the cache "

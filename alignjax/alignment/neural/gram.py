@@ -40,7 +40,7 @@ def _accumulate(gram: jax.Array, chunk: jax.Array, mean: jax.Array) -> jax.Array
     return gram + centred @ centred.T
 
 
-def gram_matrix(features: np.ndarray, *, dtype: str = "float64", chunk_size: int = FEATURE_CHUNK) -> jax.Array:
+def gram_matrix(features: np.ndarray, *, dtype: str = "float64", chunk_size: int = FEATURE_CHUNK) -> np.ndarray:
     """``Xc Xc^T`` of the features centred on their mean over all stimuli.
 
     Args:
@@ -49,7 +49,8 @@ def gram_matrix(features: np.ndarray, *, dtype: str = "float64", chunk_size: int
       dtype: 'float64' (the reference's precision; default) or 'float32'.
 
     Returns:
-      (n_stimuli, n_stimuli) Gram matrix in ``dtype`` on the default device.
+      (n_stimuli, n_stimuli) Gram matrix in ``dtype`` as a host array (64-bit values must not outlive
+      the 64-bit context on the device, and n^2 values are cheap to move).
     """
     features = np.asarray(features)
     if features.ndim != 2:
@@ -58,13 +59,18 @@ def gram_matrix(features: np.ndarray, *, dtype: str = "float64", chunk_size: int
         features = features.astype(np.float32)
     if not np.all(np.isfinite(features)):
         raise ValueError("features hold NaN or inf; check the model's activations")
-    n_stimuli = features.shape[0]
+    n_stimuli, n_features = features.shape
+    # chunks are zero-padded to a power-of-two width (zero columns add nothing), so few shapes compile
+    width = min(chunk_size, 1 << max(0, (n_features - 1).bit_length()))
     with precision(dtype) as jdtype:
         gram = jnp.zeros((n_stimuli, n_stimuli), jdtype)
-        for start in range(0, features.shape[1], chunk_size):
-            chunk = jnp.asarray(features[:, start:start + chunk_size], jdtype)
+        for start in range(0, n_features, width):
+            block = features[:, start:start + width]
+            if block.shape[1] < width:
+                block = np.pad(block, ((0, 0), (0, width - block.shape[1])))
+            chunk = jnp.asarray(block, jdtype)
             gram = _accumulate(gram, chunk, jnp.mean(chunk, axis=0))
-        return gram
+        return np.asarray(jax.device_get(gram))
 
 
 @jax.jit

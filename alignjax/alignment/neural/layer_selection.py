@@ -22,7 +22,6 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-import jax
 import numpy as np
 
 from alignjax.alignment.neural.activations import FeatureModel, Output, extract
@@ -59,7 +58,7 @@ def plan_passes(sizes: Mapping[str, int], n_stimuli: int, memory_budget: int) ->
 
 def layer_grams(model: FeatureModel, images: np.ndarray, layers: Sequence[str], *,
                 pcas: Mapping[str, LayerPCA | None] | None = None, memory_budget: int = DEFAULT_MEMORY_BUDGET,
-                batch_size: int = 64, dtype: str = "float64") -> Iterator[tuple[str, jax.Array, int]]:
+                batch_size: int = 64, dtype: str = "float64") -> Iterator[tuple[str, np.ndarray, int]]:
     """Yields ``(layer, Gram matrix over the images, feature count)`` for each layer, in order.
 
     Layers with a fitted PCA are projected on the device; column blocks then refer to the components.
@@ -69,7 +68,7 @@ def layer_grams(model: FeatureModel, images: np.ndarray, layers: Sequence[str], 
              for layer in layers}
     projections = {layer: pca.projection for layer, pca in pcas.items() if pca is not None and layer in sizes}
     passes = plan_passes(sizes, len(images), memory_budget)
-    accumulated: dict[str, jax.Array] = {}
+    accumulated: dict[str, np.ndarray] = {}
     remaining = dict(sizes)
     for outputs in passes:
         blocks = extract(model, images, outputs, batch_size=batch_size,
@@ -124,9 +123,10 @@ class Commitment:
                            for region, by_layer in self.scores.items()}}
 
 
-def commitment_key(model_name: str, layers: Sequence[str], benchmarks: Sequence[str], pca: str,
-                   image_size: int) -> str:
-    text = json.dumps([model_name, list(layers), sorted(benchmarks), pca, image_size])
+def commitment_key(model_name: str, layers: Sequence[str], pca: str, image_size: int) -> str:
+    """Names a model's commitment cache: what the chosen layers depend on, except the regions (both
+    normalisations rank layers alike: the ceiling is common to all layers of a region)."""
+    text = json.dumps([model_name, list(layers), pca, image_size])
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -140,18 +140,22 @@ def commit_layers(model: FeatureModel, data: Mapping[str, BenchmarkData], images
     Args:
       images: region -> its stimuli (``activations.stimulus_images``) in ``data[region].averaged`` order;
         regions with the identical array object share one model run and one Gram per layer.
-      cache_file: JSON file; when it exists its commitment is returned, else it is written.
+      cache_file: JSON file of this model's commitments (per region, with the benchmark used); regions
+        found there are reused, the others scored and added.
     """
+    stored: dict = {"layers": {}, "scores": {}, "benchmarks": {}}
     if cache_file is not None and Path(cache_file).is_file():
         stored = json.loads(Path(cache_file).read_text())
-        if set(stored.get("layers", {})) >= set(data):
-            return Commitment({region: stored["layers"][region] for region in data},
-                              {region: stored["scores"][region] for region in data})
+    reused = {region for region, region_data in data.items()
+              if stored.get("benchmarks", {}).get(region) == region_data.benchmark.identifier
+              and region in stored.get("layers", {})}
     ceilings = dict(ceilings or {})
-    scores: dict[str, dict[str, NeuralScore]] = {region: {} for region in data}
+    scores: dict[str, dict[str, NeuralScore | dict]] = {region: stored["scores"][region] for region in reused}
     shared: dict[int, list[str]] = {}
     for region in data:
-        shared.setdefault(id(images[region]), []).append(region)
+        if region not in reused:
+            shared.setdefault(id(images[region]), []).append(region)
+            scores[region] = {}
     for regions in shared.values():
         for region in regions:
             ceilings.setdefault(region, benchmark_ceiling(data[region], dtype=dtype))
@@ -164,11 +168,17 @@ def commit_layers(model: FeatureModel, data: Mapping[str, BenchmarkData], images
                                                    dtype=dtype)
                 if progress is not None:
                     progress(region, layer, scores[region][layer])
-    chosen = {region: _best(by_layer) for region, by_layer in scores.items()}
-    commitment = Commitment(chosen, scores)
-    if cache_file is not None:
+    chosen = {region: (stored["layers"][region] if region in reused else _best(scores[region]))
+              for region in data}
+    commitment = Commitment(chosen, {region: scores[region] for region in data})
+    if cache_file is not None and len(reused) < len(data):
+        merged = commitment.to_json()
+        merged = {"layers": {**stored.get("layers", {}), **merged["layers"]},
+                  "scores": {**stored.get("scores", {}), **merged["scores"]},
+                  "benchmarks": {**stored.get("benchmarks", {}),
+                                 **{region: data[region].benchmark.identifier for region in data}}}
         Path(cache_file).parent.mkdir(parents=True, exist_ok=True)
-        Path(cache_file).write_text(json.dumps(commitment.to_json(), indent=1, default=_json_default))
+        Path(cache_file).write_text(json.dumps(merged, indent=1, default=_json_default))
     return commitment
 
 

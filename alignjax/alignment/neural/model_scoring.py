@@ -126,8 +126,7 @@ def score_model(model: FeatureModel, layers: Sequence[str], *, config: ScoringCo
                               memory_budget=config.memory_budget, batch_size=config.batch_size)
     cache_file = None
     if commitment_cache is not None:
-        key = commitment_key(model.name, layers, [d.benchmark.identifier for d in public.values()], pca_label,
-                             model.image_size)
+        key = commitment_key(model.name, layers, pca_label, model.image_size)
         cache_file = Path(commitment_cache) / f"{key}.json"
     commitment = commit_layers(
         model, public, public_images, layers, pcas=pcas, normalisation=config.normalisation,

@@ -135,8 +135,8 @@ def pls_fit_predict(train_gram: jax.Array, cross_gram: jax.Array, targets: jax.A
         new_residual = residual - jnp.outer(t, y_loading)
         weight = _undo_deflations(a, scores, k)
         loading = _undo_deflations(t / tt, scores, k)
-        keep = lambda new, old: jnp.where(active, new, old)  # noqa: E731
-        zero = lambda v: jnp.where(active, v, jnp.zeros_like(v))  # noqa: E731
+        keep = lambda new, old: jnp.where(active, new, old)
+        zero = lambda v: jnp.where(active, v, jnp.zeros_like(v))
         return (keep(new_gram, gram), keep(new_residual, residual),
                 weights.at[:, k].set(zero(weight)), loadings.at[:, k].set(zero(loading)),
                 y_loadings.at[:, k].set(zero(y_loading)), scores.at[:, k].set(zero(t)),

@@ -25,6 +25,8 @@ from alignjax.alignment.neural.gram import gram_matrix, precision, recentre
 from alignjax.alignment.neural.pls import PLSConfig
 from alignjax.alignment.neural.regression import RegressionConfig, check_feature_count, fit_predict
 
+BRAINSCORE_PLS = PLSConfig()
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Predictivity:
@@ -55,9 +57,9 @@ def _check_targets(targets: np.ndarray, n_stimuli: int) -> np.ndarray:
     return targets
 
 
-def predictivity_from_gram(gram: jax.Array, targets: np.ndarray,
+def predictivity_from_gram(gram: np.ndarray, targets: np.ndarray,
                            splits: Sequence[tuple[np.ndarray, np.ndarray]], *,
-                           config: RegressionConfig = PLSConfig(), n_features: int | None = None,
+                           config: RegressionConfig = BRAINSCORE_PLS, n_features: int | None = None,
                            dtype: str = "float64") -> Predictivity:
     """Scores from a precomputed Gram matrix (``gram_matrix(features)``), same stimulus order as ``targets``."""
     targets = _check_targets(targets, gram.shape[0])
@@ -76,7 +78,7 @@ def predictivity_from_gram(gram: jax.Array, targets: np.ndarray,
 
 
 def predictivity(features: np.ndarray, targets: np.ndarray, splits: Sequence[tuple[np.ndarray, np.ndarray]],
-                 *, config: RegressionConfig = PLSConfig(), dtype: str = "float64") -> Predictivity:
+                 *, config: RegressionConfig = BRAINSCORE_PLS, dtype: str = "float64") -> Predictivity:
     """Cross-validated predictivity of ``targets`` (stimuli, neuroids) from ``features`` (stimuli, features).
 
     Rows of both must describe the same stimuli in the same order; ``splits`` index those rows.

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Union
 
 import jax
 import jax.numpy as jnp
@@ -44,7 +43,7 @@ class LinearConfig:
     rcond: float | None = None
 
 
-RegressionConfig = Union[PLSConfig, RidgeConfig, LinearConfig]
+RegressionConfig = PLSConfig | RidgeConfig | LinearConfig
 REGRESSIONS: dict[str, RegressionConfig] = {"pls": PLSConfig(), "ridge": RidgeConfig(), "linear": LinearConfig()}
 
 

@@ -35,13 +35,15 @@ def score_frame(model: str, scores: Mapping[str, NeuralScore]) -> pl.DataFrame:
                         schema=SCORE_SCHEMA, orient="row")
 
 
-def layer_frame(model: str, layer_scores: Mapping[str, Mapping[str, Any]], committed: Mapping[str, str]
-                ) -> pl.DataFrame:
+def layer_frame(model: str, layer_scores: Mapping[str, Mapping[str, Any]], committed: Mapping[str, str],
+                normalisation: str) -> pl.DataFrame:
+    """Every candidate layer's scores; ``layer_scores`` values are scores or cached summaries."""
     rows = []
     for region, by_layer in layer_scores.items():
         for layer, score in by_layer.items():
             summary = score.summary() if isinstance(score, NeuralScore) else dict(score)
-            summary = {**summary, "committed": committed.get(region) == layer}
+            summary = {**summary, "score": summary[f"ceiled_{normalisation}"],
+                       "committed": committed.get(region) == layer}
             rows.append(_row(model, summary, LAYER_SCHEMA))
     return pl.DataFrame(rows, schema=LAYER_SCHEMA, orient="row")
 
@@ -73,11 +75,11 @@ def _clean(value: Any) -> Any:
 
 def write_results(out: Path, model: str, scores: Mapping[str, NeuralScore],
                   layer_scores: Mapping[str, Mapping[str, Any]], committed: Mapping[str, str],
-                  manifest: Mapping[str, Any]) -> None:
+                  manifest: Mapping[str, Any], *, normalisation: str) -> None:
     """``scores.parquet`` (one row per region), ``layer_scores.parquet`` (every candidate layer),
     ``summary.json`` and ``manifest.json``."""
     score_frame(model, scores).write_parquet(out / "scores.parquet")
-    layer_frame(model, layer_scores, committed).write_parquet(out / "layer_scores.parquet")
+    layer_frame(model, layer_scores, committed, normalisation).write_parquet(out / "layer_scores.parquet")
     summary = {"model": model, "regions": {region: score.summary() for region, score in scores.items()}}
     (out / "summary.json").write_text(json.dumps(_clean(summary), indent=1))
     (out / "manifest.json").write_text(json.dumps(_clean(dict(manifest)), indent=1, default=str))

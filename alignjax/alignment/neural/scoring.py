@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax
 import numpy as np
 
 from alignjax.alignment.neural.benchmarks import BenchmarkData
@@ -59,7 +58,7 @@ def benchmark_ceiling(data: BenchmarkData, *, dtype: str = "float64") -> Ceiling
                                 dtype=dtype)
 
 
-def score_gram(gram: jax.Array, data: BenchmarkData, *, n_features: int, layer: str | None = None,
+def score_gram(gram: np.ndarray, data: BenchmarkData, *, n_features: int, layer: str | None = None,
                normalisation: str = DEFAULT_NORMALISATION, ceiling: Ceiling | None = None,
                dtype: str = "float64") -> NeuralScore:
     """Scores features given as their Gram matrix (rows in ``data.averaged`` stimulus order).

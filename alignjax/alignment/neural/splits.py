@@ -36,7 +36,7 @@ class SplitConfig:
     random_state: int = BRAINSCORE_RANDOM_STATE
 
 
-def split_sizes(n_samples: int, train_size: float | int, test_size: float | int | None) -> tuple[int, int]:
+def split_sizes(n_samples: int, train_size: float, test_size: float | None) -> tuple[int, int]:
     """scikit-learn's ``_validate_shuffle_split`` for the cases Brain-Score uses (fractions or counts)."""
     for name, value in (("train_size", train_size), ("test_size", test_size)):
         if value is None:
