@@ -57,9 +57,14 @@ def _feature_model(args: argparse.Namespace):
     if args.model is not None:
         if args.weights is not None:
             raise InputError("--weights goes with --arch, not --model")
+        from alignjax.models import get_model_spec
         from alignjax.weights.convert import load_model
 
-        logits_fn, variables, spec = load_model(args.model)
+        spec = get_model_spec(args.model)
+        if spec.input_shape[-1] != 3:
+            raise InputError(f"{args.model} takes {spec.input_shape[-1]}-channel images; the neural benchmarks "
+                             "show RGB stimuli (Brain-Score models are RGB)")
+        logits_fn, variables, spec = load_model(spec)
         size = args.image_size or spec.input_shape[0]
         return FeatureModel(args.model, module_of(logits_fn), variables, size)
     from alignjax.commands.attack import load_arch_weights

@@ -93,7 +93,7 @@ def read_assembly(path: str | os.PathLike, *, region: str | None = None,
     if not path.is_file():
         raise FileNotFoundError(f"assembly file {path} does not exist")
     try:
-        array = xr.open_dataarray(path, engine="h5netcdf")
+        array = xr.open_dataarray(path)  # xarray picks h5netcdf (NetCDF-4) or scipy (NetCDF-3) from the bytes
     except (OSError, ValueError) as error:
         raise ValueError(f"cannot read {path} as a BrainIO NetCDF assembly: {error}") from None
     with array:

@@ -71,6 +71,8 @@ def test_bad_input_is_one_clear_error(registered_mirror, weights, tmp_path, caps
     assert code == 2 and "--arch needs --weights" in err
     code = main(["align", "neural", "--model", "no_such_model", "--out", str(tmp_path / "z")])
     assert code == 2 and "unknown model 'no_such_model'" in capsys.readouterr().err
+    code = main(["align", "neural", "--model", "digits_cnn", "--out", str(tmp_path / "z")])
+    assert code == 2 and "digits_cnn takes 1-channel images" in capsys.readouterr().err
 
 
 def test_list_layers(weights, capsys):
