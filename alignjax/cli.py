@@ -32,10 +32,6 @@ examples:
   alignjax attack --arch cifar_resnet18 --weights model.pt --data cifar10.npz --eps 8/255
   alignjax models                          the named models of the registry
   alignjax convert model.pth --arch resnet50 --out resnet50.safetensors
-  alignjax align behavior --model NAME     Geirhos shape bias, error consistency, i2n ... of a model
-  alignjax analyze --leaderboard lb.csv --robustness robust.csv --out report/
-  alignjax sweep configs/digits_example.toml   a resumable grid of models x eps x seeds
-  alignjax crosscheck --n 40 --eps 0.1     alignjax vs the PyTorch reference on the same points
 
 `alignjax COMMAND --help` describes each command."""
 

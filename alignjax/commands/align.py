@@ -6,12 +6,12 @@ import argparse
 import importlib
 
 # kinds under alignjax.commands.align_<kind>, in the order `alignjax align --help` lists them
-ALIGN_COMMANDS = ("behavior",)
+ALIGN_COMMANDS = ("neural", "behavior")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     align = subparsers.add_parser(
-        "align", help="score a model on alignment benchmarks", description=__doc__.splitlines()[0]
+        "align", help="score a model on alignment benchmarks (neural predictivity, behaviour)", description=__doc__.splitlines()[0]
     )
     kinds = align.add_subparsers(dest="align_command", required=True)
     for name in ALIGN_COMMANDS:
