@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from alignjax.alignment.behavioral import imagenet16
-from alignjax.data.image_folder import has_image_extension
+from alignjax.data.folders import has_image_extension
 from alignjax.data.imagenet import imagenet_class_to_index
 
 IMAGENET_C_CATEGORIES = {

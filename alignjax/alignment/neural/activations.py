@@ -185,7 +185,7 @@ def extract(model: FeatureModel, images: np.ndarray, outputs: Sequence[Output], 
 def stimulus_images(paths: Sequence[str | Path], image_size: int, *, source_degrees: float | None,
                     num_threads: int = 2) -> np.ndarray:
     """(n, image_size, image_size, 3) uint8 stimuli placed in the 8-degree field and resized (bilinear)."""
-    from alignjax.data.image_folder import FileDataset
+    from alignjax.data.folders import FileDataset
     from alignjax.data.preprocessing import brainscore_transform, load_image_brainscore, to_uint8
     from alignjax.data.streaming import host_batches
 

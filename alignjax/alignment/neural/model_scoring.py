@@ -65,7 +65,7 @@ def pca_image_paths(root: str | os.PathLike, n_images: int = BRAINSCORE_PCA_COMP
     order; for the 1000-class validation set and n = 1000 that is the first image of each class, as the
     reference's indices ``50 * i`` into its class-sorted file. A flat folder gives its first n images.
     """
-    from alignjax.data.image_folder import has_image_extension
+    from alignjax.data.folders import has_image_extension
 
     root = Path(root)
     if not root.is_dir():
