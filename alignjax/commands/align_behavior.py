@@ -106,7 +106,7 @@ def _load_model(args: argparse.Namespace):
     from alignjax.commands.attack import load_arch_weights
 
     size = args.image_size or 224
-    logits_fn, variables = load_arch_weights(args.arch, args.weights, args.num_classes, (size, size, 3))
+    logits_fn, variables, _info = load_arch_weights(args.arch, args.weights, args.num_classes, (size, size, 3))
     return ImageModel(logits_fn, variables, size, f"{args.arch}:{args.weights.name}")
 
 

@@ -70,7 +70,7 @@ def _feature_model(args: argparse.Namespace):
     from alignjax.commands.attack import load_arch_weights
 
     size = args.image_size or 224
-    logits_fn, variables = load_arch_weights(args.arch, args.weights, args.num_classes, (size, size, 3))
+    logits_fn, variables, _info = load_arch_weights(args.arch, args.weights, args.num_classes, (size, size, 3))
     digest = hashlib.sha256(args.weights.read_bytes()).hexdigest()[:12]
     return FeatureModel(f"{args.arch}@{args.weights.name}:{digest}", module_of(logits_fn), variables, size)
 
