@@ -62,8 +62,9 @@ class _Power(NamedTuple):
     done: jax.Array
 
 
-def _power_method(gram, targets, start, *, max_iter, tol, eps):
-    """``_get_first_singular_vectors_power_method`` (mode A, no y-weight normalisation) on ``K_k``."""
+def _power_method(gram, targets, start, enabled, *, max_iter, tol, eps):
+    """``_get_first_singular_vectors_power_method`` (mode A, no y-weight normalisation) on ``K_k``;
+    runs no iteration unless ``enabled``."""
     single_target = targets.shape[1] == 1
 
     def body(state: _Power) -> _Power:
@@ -80,7 +81,7 @@ def _power_method(gram, targets, start, *, max_iter, tol, eps):
 
     zeros = jnp.zeros_like(start)
     initial = _Power(jnp.asarray(0), zeros, zeros, zeros, zeros, start, jnp.asarray(False))
-    final = lax.while_loop(lambda s: (~s.done) & (s.iteration < max_iter), body, initial)
+    final = lax.while_loop(lambda s: enabled & (~s.done) & (s.iteration < max_iter), body, initial)
     return final.a, final.t, final.iteration
 
 
@@ -126,8 +127,8 @@ def pls_fit_predict(train_gram: jax.Array, cross_gram: jax.Array, targets: jax.A
         usable = jnp.any(jnp.abs(residual) > eps, axis=0)
         active = active & jnp.any(usable)  # the reference stops at "y residual is constant"
         start = residual[:, jnp.argmax(usable)]
-        a, t, iterations = _power_method(gram, residual, start, max_iter=config.max_iter, tol=config.tol,
-                                         eps=eps)
+        a, t, iterations = _power_method(gram, residual, start, active, max_iter=config.max_iter,
+                                         tol=config.tol, eps=eps)
         tt = jnp.dot(t, t)
         y_loading = residual.T @ t / tt
         s = gram @ t / tt

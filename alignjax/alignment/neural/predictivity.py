@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import warnings
 from collections.abc import Sequence
 
 import jax
@@ -26,6 +27,10 @@ from alignjax.alignment.neural.pls import PLSConfig
 from alignjax.alignment.neural.regression import RegressionConfig, check_feature_count, fit_predict
 
 BRAINSCORE_PLS = PLSConfig()
+
+
+class PLSConvergenceWarning(UserWarning):
+    """A power iteration stopped at ``max_iter`` (scikit-learn warns the same, with ConvergenceWarning)."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -41,11 +46,12 @@ class Predictivity:
 
 @functools.partial(jax.jit, static_argnames=("config",))
 def split_correlations(gram: jax.Array, targets: jax.Array, train: jax.Array, test: jax.Array,
-                       config: RegressionConfig) -> jax.Array:
-    """One split: per-neuroid Pearson r (n_neuroids,) of the test predictions."""
+                       config: RegressionConfig) -> tuple[jax.Array, jax.Array]:
+    """One split: per-neuroid Pearson r (n_neuroids,) of the test predictions, and whether a PLS power
+    iteration hit its cap."""
     train_gram, cross_gram = recentre(gram, train, test)
-    predictions = fit_predict(config, train_gram, cross_gram, targets[train])
-    return pearson_columns(predictions, targets[test].astype(predictions.dtype))
+    predictions, capped = fit_predict(config, train_gram, cross_gram, targets[train])
+    return pearson_columns(predictions, targets[test].astype(predictions.dtype)), capped
 
 
 def _check_targets(targets: np.ndarray, n_stimuli: int) -> np.ndarray:
@@ -68,10 +74,15 @@ def predictivity_from_gram(gram: np.ndarray, targets: np.ndarray,
     with precision(dtype) as jdtype:
         gram = jnp.asarray(gram, jdtype)
         device_targets = jnp.asarray(targets, jdtype)
-        rows = [np.asarray(split_correlations(gram, device_targets, jnp.asarray(train), jnp.asarray(test),
-                                              config))
-                for train, test in splits]
-    neuroid_values = np.stack(rows)
+        results = [jax.device_get(split_correlations(gram, device_targets, jnp.asarray(train),
+                                                     jnp.asarray(test), config))
+                   for train, test in splits]
+    capped = sum(bool(flag) for _, flag in results)
+    if capped:
+        warnings.warn(f"PLS: a power iteration reached max_iter={config.max_iter} in {capped} of {len(splits)} "
+                      "splits (scikit-learn's ConvergenceWarning 'Maximum number of iterations reached')",
+                      PLSConvergenceWarning, stacklevel=2)
+    neuroid_values = np.stack([np.asarray(r) for r, _ in results])
     split_values = median_over_neuroids(neuroid_values)
     raw, error = aggregate_splits(split_values)
     return Predictivity(raw, error, split_values, neuroid_values)

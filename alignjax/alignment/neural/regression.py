@@ -83,14 +83,16 @@ def linear_fit_predict(train_gram: jax.Array, cross_gram: jax.Array, targets: ja
 
 
 def fit_predict(config: RegressionConfig, train_gram: jax.Array, cross_gram: jax.Array,
-                targets: jax.Array) -> jax.Array:
-    """Predictions of the mapping that ``config`` names (jitted per config)."""
+                targets: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(predictions, capped)`` of the mapping that ``config`` names (jitted per config); ``capped`` is
+    True when a PLS power iteration stopped at ``max_iter`` (the reference's ConvergenceWarning)."""
     if isinstance(config, PLSConfig):
-        return pls_fit_predict(train_gram, cross_gram, targets, config).predictions
+        fit = pls_fit_predict(train_gram, cross_gram, targets, config)
+        return fit.predictions, jnp.any(fit.n_iter >= config.max_iter)
     if isinstance(config, RidgeConfig):
-        return ridge_fit_predict(train_gram, cross_gram, targets, config)
+        return ridge_fit_predict(train_gram, cross_gram, targets, config), jnp.asarray(False)
     if isinstance(config, LinearConfig):
-        return linear_fit_predict(train_gram, cross_gram, targets, config)
+        return linear_fit_predict(train_gram, cross_gram, targets, config), jnp.asarray(False)
     raise TypeError(f"unknown regression config {config!r}; use PLSConfig, RidgeConfig or LinearConfig")
 
 

@@ -27,7 +27,7 @@ def ours(config, features, responses, train, test, dtype="float64"):
     with precision(dtype) as jdtype:
         gram = gram_matrix(features, dtype=dtype)
         train_gram, cross_gram = recentre(gram, jnp.asarray(train), jnp.asarray(test))
-        return np.asarray(fit_predict(config, train_gram, cross_gram, jnp.asarray(responses[train], jdtype)))
+        return np.asarray(fit_predict(config, train_gram, cross_gram, jnp.asarray(responses[train], jdtype))[0])
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +114,11 @@ def test_linear_with_more_features_is_the_minimum_norm_solution(data):
 def test_pls_refuses_too_few_features():
     with pytest.raises(ValueError, match="25 components"):
         check_feature_count(PLSConfig(), n_features=10, n_train=100)
+
+
+def test_capped_power_iterations_warn_like_sklearn(data):
+    from alignjax.alignment.neural.predictivity import PLSConvergenceWarning, predictivity
+
+    features, responses, splits = data
+    with pytest.warns(PLSConvergenceWarning, match="max_iter=2 in 3 of 3 splits"):
+        predictivity(features, responses, splits, config=PLSConfig(n_components=2, max_iter=2))
