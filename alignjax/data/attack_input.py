@@ -35,7 +35,7 @@ from PIL import Image
 
 from alignjax.data.arrays import ArrayDataset, Dataset, check_fits_model, labels_of
 from alignjax.data.named_preprocessing import default_preprocessing, named_transform
-from alignjax.data.preprocessing import Transform, identity, to_float01
+from alignjax.data.preprocessing import CorruptImageError, Transform, identity, to_float01
 from alignjax.data.sources import open_dataset
 from alignjax.data.streaming import load_source
 
@@ -87,7 +87,14 @@ class StreamedImages:
 
     def _load(self, index: int) -> np.ndarray:
         source, _ = self.dataset[index]
-        image = np.asarray(load_source(source, self.transform))
+        try:
+            image = np.asarray(load_source(source, self.transform))
+        except CorruptImageError as error:
+            if not isinstance(source, bytes):
+                raise
+            names = getattr(self.dataset, "names", None)  # parquet rows carry their file/row names
+            name = names[index] if names else f"item {index} of {self.dataset.description}"
+            raise CorruptImageError(name, str(error).removeprefix(f"cannot decode image {error.path}: ")) from None
         if hasattr(self, "_shape") and (image.shape != self._shape or image.dtype != self._dtype):
             raise ValueError(
                 f"{_describe(source, index)} is {image.shape} {image.dtype} after preprocessing "

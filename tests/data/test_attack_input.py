@@ -168,3 +168,17 @@ def test_mixed_sizes_without_resizing_are_refused_before_decoding(tmp_path, rng)
     with pytest.raises(ValueError, match=r"2\.png is 7x5 but the first image is 6x6.*Res224"):
         attack_data(tmp_path, preprocessing="none")
     assert attack_data(tmp_path, preprocessing="Res224").images.image_shape == (224, 224, 3)
+
+
+def test_a_corrupt_parquet_row_is_named(rng):
+    import io
+
+    from alignjax.data.hub_parquet import ParquetImageDataset
+
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)).save(buffer, format="PNG")
+    data = ParquetImageDataset(
+        (buffer.getvalue(), b"\x89PNG truncated"), np.array([0, 1], np.int32), "rows", ("a.png", "test.parquet[1]")
+    )
+    with pytest.raises(CorruptImageError, match=r"test\.parquet\[1\]"):
+        list(StreamedImages(data).rows([np.array([0]), np.array([1])]))
