@@ -28,6 +28,17 @@ def parse_eps(text: str) -> float:
     return value
 
 
+def positive_int(text: str) -> int:
+    """'10' -> 10; anything that is not an integer >= 1 is refused."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     attack = subparsers.add_parser(
         "attack",
@@ -61,6 +72,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--attacks",
         help="comma-separated attack names for --version custom "
         "(apgd-ce, apgd-dlr, fab, square, apgd-t, fab-t)",
+    )
+    budget = attack.add_argument_group(
+        "reduced budgets",
+        "override the version's iterations for quick runs and CI (not the reference's numbers); "
+        "the manifest records the configs that ran",
+    )
+    budget.add_argument(
+        "--n-iter", type=positive_int, metavar="N", help="iterations of APGD and FAB (default: the version's)"
+    )
+    budget.add_argument(
+        "--n-queries", type=positive_int, metavar="N", help="queries of Square (default: the version's, 5000)"
+    )
+    budget.add_argument(
+        "--n-restarts",
+        type=positive_int,
+        metavar="N",
+        help="restarts of each attack (default: the version's)",
     )
     attack.add_argument("--individual", action="store_true", help="run each attack on all points (diagnosis)")
     attack.add_argument("--n", type=int, help="evaluate the first N points")
@@ -172,6 +200,9 @@ def cmd_attack(args: argparse.Namespace) -> int:
     n_classes = int(np.asarray(jax.device_get(logits_fn(variables, x[:1]))).shape[-1])
     y = validate_labels(y, len(x), n_classes)  # before anything is written
     attacks = presets.version_attacks(args.version, args.norm, eps, names=names, n_classes=n_classes)
+    attacks = presets.with_budget(
+        attacks, n_iter=args.n_iter, n_queries=args.n_queries, n_restarts=args.n_restarts
+    )
 
     out = prepare_output_dir(
         args.out or Path("alignjax-runs") / time.strftime("attack-%Y%m%d-%H%M%S", time.gmtime()),
