@@ -10,6 +10,7 @@ shared attack object); each name always maps to the same config.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -141,3 +142,33 @@ def version_attacks(version: str, norm: str, eps: float, *, names: Sequence[str]
     if version == "paper":
         return paper(norm, eps, n_classes)
     raise ValueError(f"unknown version {version!r}; choose from {VERSIONS}")
+
+
+def with_budget(
+    attacks: Sequence[AttackConfig],
+    *,
+    n_iter: int | None = None,
+    n_queries: int | None = None,
+    n_restarts: int | None = None,
+) -> tuple[AttackConfig, ...]:
+    """The same attacks with a smaller (or larger) budget; ``None`` keeps a version's own value.
+
+    ``n_iter`` sets the iterations of APGD and FAB (APGD's checkpoints follow from it, as when the
+    reference's ``APGDAttack`` is constructed with that ``n_iter``), ``n_queries`` Square's queries,
+    ``n_restarts`` every attack's restarts. Everything else (targets, EOT, loss) stays the version's.
+    Use it for quick runs and CI; published numbers come from the unreduced versions.
+    """
+    for name, value in (("n_iter", n_iter), ("n_queries", n_queries), ("n_restarts", n_restarts)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    out = []
+    for cfg in attacks:
+        changes: dict[str, int] = {}
+        if n_restarts is not None:
+            changes["n_restarts"] = n_restarts
+        if n_iter is not None and isinstance(cfg, (APGDConfig, FABConfig)):
+            changes["n_iter"] = n_iter
+        if n_queries is not None and isinstance(cfg, SquareConfig):
+            changes["n_queries"] = n_queries
+        out.append(dataclasses.replace(cfg, **changes))
+    return tuple(out)

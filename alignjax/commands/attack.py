@@ -58,6 +58,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "fab-t), each optionally with settings, e.g. 'apgd-ce(n_iter=20),square(n_queries=500)'; an attack "
         "listed twice is run and reported twice",
     )
+    budget = attack.add_argument_group(
+        "reduced budgets",
+        "override the version's iterations for quick runs and CI (not the reference's numbers); "
+        "the manifest records the configs that ran",
+    )
+    budget.add_argument(
+        "--n-iter", type=positive_int, metavar="N", help="iterations of APGD and FAB (default: the version's)"
+    )
+    budget.add_argument(
+        "--n-queries", type=positive_int, metavar="N", help="queries of Square (default: the version's, 5000)"
+    )
+    budget.add_argument(
+        "--n-restarts",
+        type=positive_int,
+        metavar="N",
+        help="restarts of each attack (default: the version's)",
+    )
     attack.add_argument("--individual", action="store_true", help="run each attack on all points (diagnosis)")
     attack.add_argument("--n", type=int, help="evaluate the first N points")
     attack.add_argument("--batch-size", type=positive_int, default=500)

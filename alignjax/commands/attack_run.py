@@ -32,13 +32,16 @@ def check_model_options(args: argparse.Namespace) -> None:
 
 
 def attack_configs(args: argparse.Namespace, eps: float, n_classes: int) -> tuple[Any, ...]:
-    """The attack list of ``--version`` (``--attacks`` for custom, with per-attack settings)."""
+    """The attack list of ``--version`` (``--attacks`` for custom, with per-attack settings), with the
+    budgets ``--n-iter``/``--n-queries``/``--n-restarts`` override."""
     from alignjax.attacks import presets
     from alignjax.attacks.custom_list import custom_attacks
 
     if args.version == "custom":
-        return custom_attacks(args.attacks, args.norm, eps)
-    return presets.version_attacks(args.version, args.norm, eps, n_classes=n_classes)
+        attacks = custom_attacks(args.attacks, args.norm, eps)
+    else:
+        attacks = presets.version_attacks(args.version, args.norm, eps, n_classes=n_classes)
+    return presets.with_budget(attacks, n_iter=args.n_iter, n_queries=args.n_queries, n_restarts=args.n_restarts)
 
 
 def open_output(args: argparse.Namespace):
