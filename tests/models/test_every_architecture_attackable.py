@@ -61,6 +61,7 @@ SMALL: dict[str, tuple[dict, tuple[int, int, int]]] = {
     "small_cnn": ({}, DIGITS),
     "cifar_resnet18": (_CIFAR_RESNET, CIFAR),
     "preact_resnet18": (_CIFAR_RESNET, CIFAR),
+    "preact_resnet18_v2_bn": (_CIFAR_RESNET, CIFAR),
     "wrn_28_10": ({"depth": 10, "widen_factor": 1}, CIFAR),
     "wrn_34_10": ({"depth": 10, "widen_factor": 1}, CIFAR),
     "wrn_70_16": ({"depth": 10, "widen_factor": 1}, CIFAR),
