@@ -19,12 +19,13 @@ from typing import Any, TextIO
 
 import jax
 
+from alignjax.attacks.autoattack import attack_labels
 from alignjax.sweep import grid
 from alignjax.sweep.config import SweepConfig
 from alignjax.sweep.distributed import ProcessInfo, owned
 from alignjax.sweep.progress import Progress
 from alignjax.sweep.sources import LoadedModel, Points, dataset_size, load_model_entry, load_points
-from alignjax.sweep.stacked import attack_labels, run_stacked
+from alignjax.sweep.stacked import run_stacked
 from alignjax.sweep.store import Store
 from alignjax.sweep.tables import points_frame
 from alignjax.sweep.units import UnitOutcome, run_unit

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from alignjax.attacks import checks, run_attack
-from alignjax.attacks.autoattack import attack_key_for
+from alignjax.attacks.autoattack import attack_key_for, attack_labels
 from alignjax.attacks.validation import InputError, validate_images, validate_labels, validate_logits
 from alignjax.sweep.units import UnitOutcome, margin_of, padded_rows, perturbation_norms
 
@@ -49,17 +49,6 @@ def stack_variables(trees: Sequence[Any]) -> Any:
             raise InputError(f"checkpoint {i} does not have the parameter structure and shapes of checkpoint 0; "
                              "only checkpoints of one architecture can be stacked (set stack = false)")
     return jax.tree.map(lambda *leaves: np.stack([np.asarray(leaf) for leaf in leaves]), *trees)
-
-
-def attack_labels(attacks: Sequence[Any]) -> list[str]:
-    """Attack names, numbered from the second occurrence ('apgd-ce', 'apgd-ce#2'), as the cascade reports them."""
-    seen: dict[str, int] = {}
-    labels = []
-    for cfg in attacks:
-        name = getattr(cfg, "name", type(cfg).__name__)
-        seen[name] = seen.get(name, 0) + 1
-        labels.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
-    return labels
 
 
 @functools.lru_cache(maxsize=64)
