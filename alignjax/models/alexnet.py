@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from alignjax.models.max_pool import max_pool
 from alignjax.models.registry import register_architecture
 from alignjax.models.resnet import IMAGENET_MEAN, IMAGENET_STD, conv, normalize
 
@@ -76,13 +77,13 @@ class AlexNet(nn.Module):
         x = normalize(x, self.mean, self.std).astype(self.dtype)
         w = self.widths
         x = nn.relu(conv(w[0], 11, 4, 2, self.dtype, "features_0", bias=True)(x))
-        x = nn.max_pool(x, (3, 3), strides=(2, 2))
+        x = max_pool(x, (3, 3), (2, 2))
         x = nn.relu(conv(w[1], 5, 1, 2, self.dtype, "features_3", bias=True)(x))
-        x = nn.max_pool(x, (3, 3), strides=(2, 2))
+        x = max_pool(x, (3, 3), (2, 2))
         x = nn.relu(conv(w[2], 3, 1, 1, self.dtype, "features_6", bias=True)(x))
         x = nn.relu(conv(w[3], 3, 1, 1, self.dtype, "features_8", bias=True)(x))
         x = nn.relu(conv(w[4], 3, 1, 1, self.dtype, "features_10", bias=True)(x))
-        x = nn.max_pool(x, (3, 3), strides=(2, 2))
+        x = max_pool(x, (3, 3), (2, 2))
         x = flatten_nchw(adaptive_avg_pool(x, (6, 6)))
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
         x = nn.relu(nn.Dense(self.hidden, dtype=self.dtype, name="classifier_1")(x))

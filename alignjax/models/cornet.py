@@ -28,13 +28,14 @@ import jax
 import jax.numpy as jnp
 
 from alignjax.models.fast_conv import fast_conv_general_dilated
+from alignjax.models.max_pool import max_pool
 from alignjax.models.registry import register_architecture
 from alignjax.models.resnet import IMAGENET_MEAN, IMAGENET_STD, batch_norm, conv, normalize
 
 
 def _max_pool(x: jax.Array) -> jax.Array:
     """``nn.MaxPool2d(kernel_size=3, stride=2, padding=1)`` (padding never wins the max)."""
-    return nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+    return max_pool(x, (3, 3), (2, 2), ((1, 1), (1, 1)))
 
 
 class Decoder(nn.Module):

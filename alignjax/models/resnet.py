@@ -21,6 +21,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from alignjax.models.layers import Conv
+from alignjax.models.max_pool import max_pool
 from alignjax.models.registry import register_architecture
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -146,7 +147,7 @@ class ResNet(nn.Module):
             x = normalize(x, self.mean, self.std).astype(self.dtype)
             x = conv(self.width, 7, 2, 3, self.dtype, "conv1")(x)
             x = nn.relu(batch_norm(train, self.dtype, "bn1")(x))
-            x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+            x = max_pool(x, (3, 3), (2, 2), ((1, 1), (1, 1)))
         else:
             x = jnp.asarray(x).astype(self.dtype)
         block_cls = Bottleneck if self.bottleneck else BasicBlock

@@ -13,6 +13,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from alignjax.models.layers import Conv
+from alignjax.models.max_pool import max_pool
 from alignjax.models.registry import register_architecture
 
 
@@ -27,7 +28,7 @@ class SmallCNN(nn.Module):
         x = x.astype(self.dtype)
         x = nn.relu(Conv(self.widths[0], (3, 3), padding="SAME", dtype=self.dtype, name="conv1")(x))
         x = nn.relu(Conv(self.widths[1], (3, 3), padding="SAME", dtype=self.dtype, name="conv2")(x))
-        x = nn.max_pool(x, (2, 2), strides=(2, 2))
+        x = max_pool(x, (2, 2))
         x = x.reshape(x.shape[0], -1)
         x = nn.relu(nn.Dense(self.hidden, dtype=self.dtype, name="fc1")(x))
         x = nn.Dense(self.num_classes, dtype=self.dtype, name="fc2")(x)

@@ -16,6 +16,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from alignjax.models.alexnet import adaptive_avg_pool, flatten_nchw
+from alignjax.models.max_pool import max_pool
 from alignjax.models.registry import register_architecture
 from alignjax.models.resnet import IMAGENET_MEAN, IMAGENET_STD, batch_norm, conv, normalize
 
@@ -63,7 +64,7 @@ class VGG(nn.Module):
                     index += 1
                 x = nn.relu(x)
                 index += 2
-            x = nn.max_pool(x, (2, 2), strides=(2, 2))
+            x = max_pool(x, (2, 2))
             index += 1
         x = flatten_nchw(adaptive_avg_pool(x, (7, 7)))
         x = nn.relu(nn.Dense(self.hidden, dtype=self.dtype, name="classifier_0")(x))
