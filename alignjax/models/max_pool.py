@@ -2,13 +2,16 @@
 
 ``flax.linen.max_pool`` is a ``reduce_window`` max; its gradient is XLA's ``select_and_scatter``, which
 the CPU backend runs slowly. Measured on the 2-core CPU, one jitted forward+backward of the pooling
-alone inside a ``fori_loop``: 7.9 ms vs 0.39 ms at (400, 8, 8, 32) 2x2 (the embedded digits CNN),
-39.9 vs 4.3 ms at (64, 32, 32, 64) 2x2 (VGG), 304 vs 148 ms at (32, 112, 112, 64) 3x3/2 pad 1 (the
-ResNet stem); a whole APGD step of the digits CNN gets ~1.5x faster.
+alone inside a ``fori_loop``: 6.4 ms vs 0.87 ms at (400, 8, 8, 32) 2x2 (the embedded digits CNN),
+34 vs 7.5 ms at (64, 32, 32, 64) 2x2 (VGG), 319 vs 161 ms at (32, 112, 112, 64) 3x3/2 pad 1 (the
+ResNet stem); a whole APGD step of the digits CNN gets ~1.6x faster.
 
-Here the ``kh * kw`` window positions are strided slices of the (-inf padded) input, stacked on a
-new leading axis; the forward pass is their maximum, and the backward pass sends each output's
-cotangent to the *first* maximum of its window in row-major (dh, dw) order, as torch's
+Without differentiation the pooling is the same ``reduce_window`` max (init ``-inf``, a Python
+scalar), so forward-only attacks such as Square pay nothing extra (the stacked form below is ~1.5x
+slower as a forward alone). Under differentiation the forward pass takes the ``kh * kw`` window
+positions as strided slices of the (-inf padded) input, stacked on a new leading axis, and keeps
+each window's maximum and the index of its *first* maximum in row-major (dh, dw) order; the backward
+pass sends each output's cotangent there, as torch's
 ``max_pool2d`` backward does (and XLA's ``select_and_scatter`` with ``ge``): ties, common where a
 ReLU feature map is constant (image backgrounds), go to one position, not split. The slices'
 linear transpose (pads and strided updates) scatters the cotangent back; overlapping windows add.
@@ -20,6 +23,7 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 
 def max_pool(
@@ -51,18 +55,22 @@ def max_pool(
             for i in range(kh) for j in range(kw)
         ])
 
+    def forward(v: jax.Array) -> jax.Array:
+        pads = ((0, 0), (pt, pb), (pl, pr), (0, 0))
+        return lax.reduce_window(v, -jnp.inf, lax.max, (1, kh, kw, 1), (1, sh, sw, 1), pads)
+
     @jax.custom_vjp
     def pool(v):
-        return jnp.max(windows(v), axis=0)
+        return forward(v)
 
-    def pool_fwd(v):
+    def pool_fwd(v):  # only when differentiating: the first maximum of each window (row-major) too
         stacked = windows(v)
-        return jnp.max(stacked, axis=0), jnp.argmax(stacked, axis=0).astype(jnp.int8 if kh * kw < 128 else jnp.int32)
+        return jnp.max(stacked, axis=0), jnp.argmax(stacked, axis=0).astype(jnp.int32)
 
     def pool_bwd(first, g):
         positions = jnp.arange(kh * kw, dtype=first.dtype).reshape(-1, 1, 1, 1, 1)
         routed = jnp.where(positions == first[None], g[None], jnp.zeros((), g.dtype))
-        (dx,) = jax.linear_transpose(lambda v: windows(v, 0.0), jax.ShapeDtypeStruct(x.shape, x.dtype))(routed)
+        (dx,) = jax.linear_transpose(lambda u: windows(u, 0.0), jax.ShapeDtypeStruct(x.shape, x.dtype))(routed)
         return (dx,)
 
     pool.defvjp(pool_fwd, pool_bwd)
