@@ -5,8 +5,9 @@ metadata, ``stimulus_<identifier>.csv``, and a ZIP of images), each published at
 ``https://brainscore-storage.s3.amazonaws.com/brainio-brainscore/<file>`` with a pinned sha1
 (brain-score/vision@d07d356 ``brainscore_vision/data/<name>/__init__.py`` and ``data_helpers/s3.py``;
 the bucket answers anonymous requests for the public sets). ``fetch_brainio`` downloads into a
-folder (``<file>.part`` first, renamed only after the sha1 matches; files that already verify
-are kept) and unpacks the images into ``<folder>/stimuli/``.
+folder through ``alignjax.alignment.neural.brainio.fetch_file`` (``<file>.part`` first, renamed only
+after the sha1 matches; files that already verify are kept) and unpacks the images into
+``<folder>/stimuli/``.
 
 Readers follow brainio's loaders: ``image_id`` is renamed ``stimulus_id`` (``correct_stimulus_id_name``),
 image paths are ``<stimuli folder>/<filename>``; assembly coordinates along ``presentation`` become
@@ -16,10 +17,7 @@ columns of a polars frame and the values a column named ``value``.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
-import urllib.error
-import urllib.request
 import zipfile
 from os import PathLike
 from pathlib import Path
@@ -27,8 +25,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-BRAINIO_BASE_URL = "https://brainscore-storage.s3.amazonaws.com/brainio-brainscore"
-_CHUNK = 1 << 16
+# one verified downloader for BrainIO files (``<file>.part``, sha1 checked before the rename)
+from alignjax.alignment.neural.brainio import BUCKET_URL, ChecksumError, RemoteFile, fetch_file
+
+__all__ = ["BRAINIO_BASE_URL", "PUBLIC_DATA", "BrainioData", "BrainioFile", "ChecksumError", "fetch_brainio",
+           "read_assembly", "read_stimulus_set"]
+
+BRAINIO_BASE_URL = BUCKET_URL
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,37 +67,6 @@ PUBLIC_DATA = {
 }
 
 
-class ChecksumError(RuntimeError):
-    """A downloaded file whose sha1 differs from the pinned one (the file is not kept)."""
-
-
-def sha1_of(path: Path) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _download(url: str, target: Path, sha1: str) -> None:
-    part = target.with_name(target.name + ".part")
-    digest = hashlib.sha1()
-    try:
-        with urllib.request.urlopen(url, timeout=120) as source, open(part, "wb") as sink:
-            for chunk in iter(lambda: source.read(_CHUNK), b""):
-                digest.update(chunk)
-                sink.write(chunk)
-    except urllib.error.URLError as error:
-        part.unlink(missing_ok=True)
-        raise FileNotFoundError(f"cannot download {url}: {error}") from error
-    if digest.hexdigest() != sha1:
-        part.unlink()
-        raise ChecksumError(
-            f"checksum mismatch for {url}: expected sha1 {sha1}, got {digest.hexdigest()}; file rejected"
-        )
-    os.replace(part, target)
-
-
 def _unzip(archive: Path, folder: Path) -> None:
     with zipfile.ZipFile(archive) as handle:
         for member in handle.infolist():
@@ -118,9 +90,7 @@ def fetch_brainio(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for file in (data.assembly, data.stimuli_csv, data.stimuli_zip):
-        target = folder / file.name
-        if not (target.is_file() and sha1_of(target) == file.sha1):
-            _download(f"{base_url.rstrip('/')}/{file.name}", target, file.sha1)
+        fetch_file(RemoteFile(file.name, file.sha1), cache=folder, base_url=base_url)
     stimuli = folder / "stimuli"
     if not stimuli.is_dir():
         _unzip(folder / data.stimuli_zip.name, stimuli.with_name("stimuli.partial"))

@@ -117,8 +117,9 @@ def _brainscore_copy(remote: RemoteFile) -> Path | None:
 
 
 def _copy_from_source(remote: RemoteFile, base_url: str, target: Path) -> None:
-    if "://" not in base_url:  # a local mirror folder
-        source = Path(base_url) / remote.filename
+    if "://" not in base_url or base_url.startswith("file://"):  # a local mirror folder
+        folder = urllib.request.url2pathname(base_url[len("file://"):]) if "://" in base_url else base_url
+        source = Path(folder) / remote.filename
         if not source.is_file():
             raise FileNotFoundError(f"{remote.filename} is not in the mirror folder {base_url}")
         shutil.copyfile(source, target)

@@ -45,6 +45,16 @@ def test_download_is_verified_and_cached(mirror, http_mirror, tmp_path, monkeypa
         brainio.fetch_file(brainio.RemoteFile("absent.nc", "0" * 40), cache=tmp_path, base_url=http_mirror)
 
 
+def test_local_mirror_as_a_folder_or_a_file_url(mirror, tmp_path, monkeypatch):
+    monkeypatch.setenv("BRAINIO_HOME", str(tmp_path / "none"))
+    entry = mirror.assemblies["dicarlo.MajajHong2015.public"].file
+    for name, base_url in (("folder", str(mirror.folder)), ("url", mirror.folder.as_uri())):
+        path = brainio.fetch_file(entry, cache=tmp_path / name, base_url=base_url)
+        assert brainio.sha1_file(path) == entry.sha1
+    with pytest.raises(FileNotFoundError, match="not in the mirror folder"):
+        brainio.fetch_file(brainio.RemoteFile("absent.nc", "0" * 40), cache=tmp_path, base_url=mirror.folder.as_uri())
+
+
 def test_registered_files_follow_brainscore_names():
     assert brainio.ASSEMBLIES["dicarlo.MajajHong2015.public"].file.filename == "assy_dicarlo_MajajHong2015_public.nc"
     entry = brainio.STIMULUS_SETS["FreemanZiemba2013.aperture-public"]
