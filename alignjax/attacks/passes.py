@@ -30,6 +30,14 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from alignjax.attacks.base import attackable, has_passes, pass_count, run_attack, run_pass
 from alignjax.attacks.images import AttackImages
+from alignjax.attacks.segments import (
+    end_segments,
+    has_segments,
+    run_segment,
+    segment_count,
+    segment_survivors,
+    start_segments,
+)
 from alignjax.types import Key, LogitsFn, Params, call_model
 
 VERIFY_STREAM = 0x564552  # fold_in tag of the re-verification pass's key (stochastic models)
@@ -129,6 +137,25 @@ def compiled_pass(cfg: object, logits_fn: LogitsFn) -> Callable[..., Any]:
     return jax.jit(one_pass)
 
 
+@functools.lru_cache(maxsize=64)
+def compiled_segments(cfg: object, logits_fn: LogitsFn) -> tuple[Callable[..., Any], ...]:
+    """(start, segment, survivors, end) of a segmented pass, each jitted."""
+
+    def start(params, x, y, robust, pass_index, key, point_ids):
+        return start_segments(cfg, logits_fn, params, x, y, robust, pass_index, key=key, point_ids=point_ids)
+
+    def segment(params, x, y, robust, pass_index, carry, index, key, point_ids):
+        return run_segment(cfg, logits_fn, params, x, y, robust, pass_index, carry, index, key=key,
+                           point_ids=point_ids)
+
+    def end(params, x, y, robust, carry):
+        found = end_segments(cfg, logits_fn, params, x, y, robust, carry)
+        return found.x_found, found.broken, found.n_queries
+
+    return (jax.jit(start), jax.jit(segment), jax.jit(functools.partial(segment_survivors, cfg)),
+            jax.jit(end))
+
+
 @functools.lru_cache(maxsize=16)
 def compiled_verify(logits_fn: LogitsFn) -> Callable[..., Any]:
     return jax.jit(functools.partial(_verify, logits_fn))
@@ -172,7 +199,11 @@ def attack_group(cfg: object, logits_fn: LogitsFn, params: Params, x: np.ndarray
         else:
             args = placement.batch(x[take], y[take], live, idx[take].astype(np.int32))
         pass_index = placement.replicate(jax.device_put(np.int32(index)))
-        found, broken, spent = jax.device_get(run(params, args[0], args[1], args[2], pass_index, key, args[3]))
+        if has_segments(cfg):
+            found, broken, spent = _segmented_pass(cfg, logits_fn, params, x, y, idx, rows, take, args, pass_index,
+                                                   key, placement)
+        else:
+            found, broken, spent = jax.device_get(run(params, args[0], args[1], args[2], pass_index, key, args[3]))
         broken = np.asarray(broken)[: rows.size]
         n_queries[rows] += np.asarray(spent)[: rows.size]
         x_adv[rows[broken]] = np.asarray(found)[: rows.size][broken]
@@ -180,6 +211,44 @@ def attack_group(cfg: object, logits_fn: LogitsFn, params: Params, x: np.ndarray
     (x_adv_b,) = placement.batch(x_adv)
     pred, broken = jax.device_get(compiled_verify(logits_fn)(params, x_adv_b, yb, vb, key))
     return x_adv, np.asarray(pred), np.asarray(broken), n_queries
+
+
+def _segmented_pass(cfg: object, logits_fn: LogitsFn, params: Params, x: np.ndarray, y: np.ndarray,
+                    idx: np.ndarray, rows: np.ndarray, take: np.ndarray, args: tuple, pass_index: Any, key: Key,
+                    placement: Placement) -> tuple[np.ndarray, ...]:
+    """One pass of a segmented attack on the batch rows ``rows`` (packed as ``take``/``args``), re-packing
+    the rows still attacked into a smaller power-of-two batch whenever they fit one (``segments.py``).
+
+    Returns host (x_found, broken, n_queries) in the order of ``take``, as ``run_pass`` would.
+    """
+    start, segment, survivors, end = compiled_segments(cfg, logits_fn)
+    current = start(params, *args[:3], pass_index, key, args[3])
+    packed = args
+    here = np.arange(rows.size)  # positions in ``take`` of the valid rows of the current packing
+    final: Any = None  # the carry of every row of ``take``, on the host
+    for number in range(segment_count(cfg)):
+        index = placement.replicate(jax.device_put(np.int32(number)))
+        current = segment(params, *packed[:3], pass_index, current, index, key, packed[3])
+        still = np.asarray(jax.device_get(survivors(current, packed[2])))[: here.size]
+        size = bucket_size(int(still.sum()), len(take), placement.n_devices) if still.any() else 0
+        last = number == segment_count(cfg) - 1 or size == 0
+        if not last and size >= len(packed[0]):
+            continue  # the rows still attacked fill this batch size: go on without a transfer
+        host = [np.asarray(leaf) for leaf in jax.tree.leaves(jax.device_get(current))]
+        if final is None:  # the first write-back is from the pass's own packing (``take``)
+            final = [leaf.copy() for leaf in host]
+        else:
+            for whole, part in zip(final, host, strict=True):
+                whole[here] = part[: here.size]
+        if last:
+            break
+        keep, _ = pad_to(np.flatnonzero(still), size)  # survivors' positions in the current packing
+        here = here[still]
+        gather, live = pad_to(take[here], size)
+        packed = placement.batch(x[gather], y[gather], live, idx[gather].astype(np.int32))
+        current = jax.tree.unflatten(jax.tree.structure(current), placement.batch(*(leaf[keep] for leaf in host)))
+    whole = jax.tree.unflatten(jax.tree.structure(current), placement.batch(*final))
+    return jax.device_get(end(params, *args[:3], whole))
 
 
 def is_out_of_memory(err: BaseException) -> bool:

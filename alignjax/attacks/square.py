@@ -31,7 +31,8 @@ Deliberate deviations:
   * Batches are masked instead of shrunk with ``nonzero()``; the per-iteration stop (the reference's
     ``break``) is tested every ``ITERATIONS_PER_STOP_TEST`` iterations (a ``lax.while_loop`` over
     chunks, so the GPU does not sync with the host every iteration); iterations after the stop change
-    nothing. The cascade re-packs the rows not yet broken between restarts (``passes.py``). Rows that are inactive, or misclassified before the
+    nothing. The cascade re-packs the rows not yet broken between restarts and, within a restart,
+    every ``ITERATIONS_PER_SEGMENT`` iterations (``passes.py``, ``segments.py``). Rows that are inactive, or misclassified before the
     attack, are not attacked and cost 0 queries.
   * L2/L1 start blocks that would stick out of the image are cropped (the reference raises for such
     image sizes, e.g. h = 12); images must be at least 5 pixels high for L2/L1.
@@ -66,11 +67,22 @@ from alignjax.attacks.base import (
 )
 from alignjax.attacks.losses import margin_loss
 from alignjax.attacks.projections import l1_projection
+from alignjax.attacks.segments import (
+    end_segments,
+    run_segment,
+    segment_count,
+    segment_survivors,
+    start_segments,
+)
 from alignjax.types import NORMS, Images, Key, Labels, LogitsFn, Mask, Params, PointIds
 
 WINDOW_MODES = ("shared", "per_example")
 # Iterations between two evaluations of the early-stop test (one host read-back each on GPU).
 ITERATIONS_PER_STOP_TEST = 16
+# Iterations of one segment of a restart: between segments the cascade re-packs the rows still being
+# attacked (segments.py), as the reference indexes the unbroken points every iteration. A multiple
+# of ITERATIONS_PER_STOP_TEST; 5000 queries make 20 segments.
+ITERATIONS_PER_SEGMENT = 256
 # Iteration thresholds of the p schedule: p = p_init / 2**k for the k-th interval (reference values).
 _SCHEDULE_BOUNDS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
 
@@ -413,50 +425,64 @@ def _start(cfg: SquareConfig, x: Images, keys: Streams) -> Images:
 # The attack loop.
 
 
-class _State(NamedTuple):
-    it: Int[Array, ""]
+class SquareCarry(NamedTuple):
+    """Per-row state of one restart, carried across segments (every leaf has the batch first)."""
+
     x_best: Images
     margin_min: Float[Array, " b"]
     loss_min: Float[Array, " b"]
     n_queries: Int[Array, " b"]
 
 
-def _single_run(cfg, logits_fn, params, x, y, active, key, point_ids):
-    """One restart on the ``active`` rows: returns (x_best, n_queries)."""
-    shape = x.shape
-    schedule = window_schedule(cfg, *shape[1:])
-    starts, sides, canvases = (jnp.asarray(a) for a in schedule)
-    keys = streams(key, point_ids)
-    x_best = _start(cfg, x, keys)
+def _start_restart(cfg, logits_fn, params, x, y, active, key, point_ids) -> SquareCarry:
+    """The start of one restart on the ``active`` rows (1 query each)."""
+    x_best = _start(cfg, x, streams(key, point_ids))
     margin_min = margin_loss(logits_fn(params, x_best), y)
-    state = _State(jnp.zeros((), jnp.int32), x_best, margin_min, margin_min, active.astype(jnp.int32))
+    return SquareCarry(x_best, margin_min, margin_min, active.astype(jnp.int32))
 
-    def cond(s: _State):
-        return (s.it < cfg.n_queries) & jnp.any(active & (s.margin_min > 0.0))
 
-    def body(s: _State) -> _State:
-        todo = active & (s.margin_min > 0.0) & (s.it < cfg.n_queries)
-        run = jnp.sum(s.it >= starts) - 1
+def _iterate(cfg, logits_fn, params, x, y, active, key, point_ids, carry: SquareCarry, first, last) -> SquareCarry:
+    """Iterations ``first`` .. ``last - 1`` of one restart on the ``active`` rows."""
+    shape = x.shape
+    starts, sides, canvases = (jnp.asarray(a) for a in window_schedule(cfg, *shape[1:]))
+    keys = streams(key, point_ids)
+
+    def cond(s):
+        it, c = s
+        return (it < last) & jnp.any(active & (c.margin_min > 0.0))
+
+    def body(s):
+        it, c = s
+        todo = active & (c.margin_min > 0.0) & (it < last)
+        run = jnp.sum(it >= starts) - 1
         side = sides[run]
-        draws = sample_draws(cfg, keys.shared, keys.step_points, s.it, side, shape)
-        x_new = _propose(cfg.norm, cfg.eps, x, s.x_best, side, canvases[run], draws)
+        draws = sample_draws(cfg, keys.shared, keys.step_points, it, side, shape)
+        x_new = _propose(cfg.norm, cfg.eps, x, c.x_best, side, canvases[run], draws)
         loss = margin_loss(logits_fn(params, x_new), y)
-        improved = todo & (loss < s.loss_min)
+        improved = todo & (loss < c.loss_min)
         accept = todo & (improved | (loss <= 0.0))
-        return _State(
-            s.it + 1,
-            keep_where(accept, x_new, s.x_best),
-            jnp.where(accept, loss, s.margin_min),
-            jnp.where(improved, loss, s.loss_min),
-            s.n_queries + todo.astype(jnp.int32),
+        return it + 1, SquareCarry(
+            keep_where(accept, x_new, c.x_best),
+            jnp.where(accept, loss, c.margin_min),
+            jnp.where(improved, loss, c.loss_min),
+            c.n_queries + todo.astype(jnp.int32),
         )
 
     # The reference's per-iteration ``break`` as a stop test between chunks of iterations: a
     # while_loop predicate is read back by the host every trip on GPU, so one trip runs
     # ITERATIONS_PER_STOP_TEST iterations; an iteration with nothing left to do changes no row.
     chunk = min(ITERATIONS_PER_STOP_TEST, cfg.n_queries)
-    state = jax.lax.while_loop(cond, lambda s: jax.lax.fori_loop(0, chunk, lambda _, t: body(t), s), state)
-    return state.x_best, state.n_queries
+    first = jnp.asarray(first, jnp.int32)
+    _, carry = jax.lax.while_loop(cond, lambda s: jax.lax.fori_loop(0, chunk, lambda _, t: body(t), s),
+                                  (first, carry))
+    return carry
+
+
+def _single_run(cfg, logits_fn, params, x, y, active, key, point_ids):
+    """One restart on the ``active`` rows: returns (x_best, n_queries)."""
+    carry = _start_restart(cfg, logits_fn, params, x, y, active, key, point_ids)
+    carry = _iterate(cfg, logits_fn, params, x, y, active, key, point_ids, carry, 0, cfg.n_queries)
+    return carry.x_best, carry.n_queries
 
 
 @pass_count.register
@@ -484,6 +510,43 @@ def _square_pass(cfg: SquareConfig, logits_fn: LogitsFn, params: Params, x: Imag
     x_best, spent = _single_run(cfg, logits_fn, params, x32, y, robust, jax.random.fold_in(key, restart), point_ids)
     broken = robust & (jnp.argmax(logits_fn(params, x_best), axis=-1) != y)
     return PassResult(x_found=x_best, broken=broken, n_queries=spent)
+
+
+# Segmented passes (segments.py): the cascade re-packs the rows still attacked between segments.
+
+
+@segment_count.register
+def _square_segment_count(cfg: SquareConfig) -> int:
+    return -(-cfg.n_queries // ITERATIONS_PER_SEGMENT)
+
+
+@start_segments.register
+def _square_start_segments(cfg: SquareConfig, logits_fn: LogitsFn, params: Params, x: Images, y: Labels,
+                           robust: Mask, restart: Array, *, key: Key, point_ids: PointIds) -> SquareCarry:
+    return _start_restart(cfg, logits_fn, params, x.astype(jnp.float32), y.astype(jnp.int32), robust,
+                          jax.random.fold_in(key, restart), point_ids)
+
+
+@run_segment.register
+def _square_run_segment(cfg: SquareConfig, logits_fn: LogitsFn, params: Params, x: Images, y: Labels,
+                        robust: Mask, restart: Array, carry: SquareCarry, segment: Array, *, key: Key,
+                        point_ids: PointIds) -> SquareCarry:
+    first = segment * ITERATIONS_PER_SEGMENT
+    last = jnp.minimum(first + ITERATIONS_PER_SEGMENT, cfg.n_queries)
+    return _iterate(cfg, logits_fn, params, x.astype(jnp.float32), y.astype(jnp.int32), robust,
+                    jax.random.fold_in(key, restart), point_ids, carry, first, last)
+
+
+@segment_survivors.register
+def _square_segment_survivors(cfg: SquareConfig, carry: SquareCarry, robust: Mask) -> Mask:
+    return robust & (carry.margin_min > 0.0)
+
+
+@end_segments.register
+def _square_end_segments(cfg: SquareConfig, logits_fn: LogitsFn, params: Params, x: Images, y: Labels,
+                         robust: Mask, carry: SquareCarry) -> PassResult:
+    broken = robust & (jnp.argmax(logits_fn(params, carry.x_best), axis=-1) != y.astype(jnp.int32))
+    return PassResult(x_found=carry.x_best, broken=broken, n_queries=carry.n_queries)
 
 
 @run_attack.register

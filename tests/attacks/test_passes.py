@@ -7,15 +7,15 @@ import jax
 import numpy as np
 import pytest
 
-from alignjax.attacks import fab, passes, square
+from alignjax.attacks import fab, passes, segments, square
 from alignjax.attacks.apgd import APGDConfig
 from alignjax.attacks.autoattack import attack_key_for, run_autoattack
 from alignjax.attacks.base import has_passes, run_attack
 from alignjax.attacks.fab import FABConfig
-from alignjax.models.precision import with_compute_dtype
 from alignjax.attacks.square import SquareConfig
 from alignjax.data.digits import digits_split
 from alignjax.models import load_embedded
+from alignjax.models.precision import with_compute_dtype
 
 N = 48
 
@@ -62,6 +62,39 @@ def test_compacted_passes_equal_the_whole_batch_program(cfg, digits):
     assert 0 < broken_whole.sum() < clean.sum(), "choose eps so that the attack breaks some points, not all"
     np.testing.assert_array_equal(~result.robust & result.clean_correct, broken_whole)
     np.testing.assert_allclose(result.x_adv[broken_whole], x_whole[broken_whole], atol=1e-6)
+
+
+@pytest.mark.parametrize(("norm", "eps"), [("Linf", 0.25), ("L2", 1.2), ("L1", 4.0)])
+def test_square_segments_repacked_equal_the_whole_batch_program(norm, eps, digits, monkeypatch):
+    """Square's restarts cut into 8-iteration segments, the rows still attacked re-packed between them
+    (segments.py), give what the whole-batch program gives: same broken points, points, query counts."""
+    monkeypatch.setattr(square, "ITERATIONS_PER_SEGMENT", 8)
+    passes.compiled_segments.cache_clear()  # compiled with the default segment length by other tests
+    cfg = SquareConfig(norm, eps, n_queries=60, n_restarts=2)
+    assert segments.has_segments(cfg) and segments.segment_count(cfg) == 8
+    logits_fn, variables, x, y = digits
+    sizes = []  # the batch size of every segment that ran
+    real = passes.compiled_segments
+
+    def recording(*args):
+        start, segment, survivors, end = real(*args)
+        return start, lambda *a: sizes.append(len(a[1])) or segment(*a), survivors, end
+
+    monkeypatch.setattr(passes, "compiled_segments", recording)
+    result = run_autoattack(logits_fn, variables, x, y, attacks=(cfg,), key=jax.random.key(5), batch_size=32,
+                            run_checks=False)
+    real.cache_clear()
+    assert sizes and min(sizes) < max(sizes), f"no re-packing between segments: {sizes}"
+    key = attack_key_for(jax.random.key(5), (cfg,), 0)
+    fn = jax.jit(lambda p, xb, yb, act, k, ids: run_attack(cfg, logits_fn, p, xb, yb, act, key=k, point_ids=ids))
+    clean = np.asarray(jax.jit(logits_fn)(variables, x)).argmax(1) == y
+    out = fn(variables, x, y, clean, key, np.arange(len(x), dtype=np.int32))
+    x_whole = np.asarray(out.x_adv)
+    broken_whole = clean & (np.asarray(jax.jit(logits_fn)(variables, x_whole)).argmax(1) != y)
+    assert 0 < broken_whole.sum() < clean.sum(), "choose eps so that the attack breaks some points, not all"
+    np.testing.assert_array_equal(~result.robust & result.clean_correct, broken_whole)
+    np.testing.assert_allclose(result.x_adv[broken_whole], x_whole[broken_whole], atol=1e-6)
+    np.testing.assert_array_equal(result.n_queries, np.asarray(out.n_queries))
 
 
 def test_bucket_sizes_are_powers_of_two_capped_by_the_batch():
