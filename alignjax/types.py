@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import jax
-
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 Images = Float[Array, "b h w c"]

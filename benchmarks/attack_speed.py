@@ -40,12 +40,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from alignjax.attacks import presets  # noqa: E402
-from alignjax.attacks.apgd import APGDConfig  # noqa: E402
-from alignjax.attacks.autoattack import run_autoattack  # noqa: E402
-from alignjax.models.precision import with_compute_dtype  # noqa: E402
-from alignjax.models import build_architecture  # noqa: E402
-from alignjax.weights.convert import convert_state_dict, logits_fn_for  # noqa: E402
+from alignjax.attacks import presets
+from alignjax.attacks.apgd import APGDConfig
+from alignjax.attacks.autoattack import run_autoattack
+from alignjax.models import build_architecture
+from alignjax.models.precision import with_compute_dtype
+from alignjax.weights.convert import convert_state_dict, logits_fn_for
 
 TINY_EPS = 1e-5
 ITERATIONS = {"apgd-ce": 100, "apgd-t": 9 * 100, "fab-t": 9 * 100, "square": 5000}  # per surviving point

@@ -32,11 +32,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import jax  # noqa: E402
+import jax
 
-from alignjax.alignment.neural.correlation import median_over_neuroids  # noqa: E402
-from alignjax.alignment.neural.predictivity import predictivity  # noqa: E402
-from alignjax.alignment.neural.splits import brainscore_splits  # noqa: E402
+from alignjax.alignment.neural.correlation import median_over_neuroids
+from alignjax.alignment.neural.predictivity import predictivity
+from alignjax.alignment.neural.splits import brainscore_splits
 
 
 def synthetic(n_stimuli: int, n_features: int, n_neuroids: int, n_objects: int, seed: int):

@@ -30,12 +30,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from alignjax.attacks import APGDConfig, SquareConfig  # noqa: E402
-from alignjax.data.digits import digits_split  # noqa: E402
-from alignjax.models import load_embedded  # noqa: E402
-from alignjax.sweep.grid import Unit  # noqa: E402
-from alignjax.sweep.stacked import run_stacked  # noqa: E402
-from alignjax.sweep.units import run_unit  # noqa: E402
+from alignjax.attacks import APGDConfig, SquareConfig
+from alignjax.data.digits import digits_split
+from alignjax.models import load_embedded
+from alignjax.sweep.grid import Unit
+from alignjax.sweep.stacked import run_stacked
+from alignjax.sweep.units import run_unit
 
 EPS = 0.1
 CHECKPOINTS = 4

@@ -29,10 +29,10 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from torch_twins import digits_cnn_torch, nhwc_to_nchw  # noqa: E402
+from torch_twins import digits_cnn_torch, nhwc_to_nchw
 
-from alignjax.data.digits import digits_split  # noqa: E402
-from alignjax.models.embedded import EMBEDDED_WEIGHTS, bundled_weights_dir, load_embedded  # noqa: E402
+from alignjax.data.digits import digits_split
+from alignjax.models.embedded import EMBEDDED_WEIGHTS, bundled_weights_dir, load_embedded
 
 EPS = {"Linf": 0.1, "L2": 0.5, "L1": 1.0}
 INDIVIDUAL = ("apgd-ce", "apgd-dlr", "apgd-t", "fab-t", "square")
@@ -51,8 +51,8 @@ class _Collect(logging.Handler):
 
 
 def main() -> None:
-    from pyautoattack import AutoAttack
     import pyautoattack
+    from pyautoattack import AutoAttack
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "tests/fixtures/reference_digits.json"))
@@ -82,7 +82,7 @@ def main() -> None:
         "seed": SEED,
         "batch_size": BATCH,
         "weights_sha256": weights_sha,
-        "n": int(len(y)),
+        "n": len(y),
         "eps": EPS,
         "clean": clean.astype(int).tolist(),
     })

@@ -12,9 +12,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import jax
+import numpy as np
+import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "strict")
@@ -27,7 +27,7 @@ try:  # torch is the test-only reference; with several threads it crawls on a bu
 except ImportError:  # pragma: no cover - the test extra installs it
     pass
 
-from hypothesis import settings  # noqa: E402
+from hypothesis import settings
 
 # CI must not depend on which examples a run happens to draw: hypothesis draws the same ones each run
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)

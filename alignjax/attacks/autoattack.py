@@ -26,8 +26,8 @@ Deliberate differences (documented in the README):
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import functools
+import hashlib
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence

@@ -300,7 +300,7 @@ def attack_points(cfg: object, logits_fn: LogitsFn, params: Params, images: Atta
                     x_adv, pred, broken, queries = (np.asarray(a)[valid] for a in out)
                     on_batch(idx[valid], x_adv, pred, broken, queries, perturbation_norms(x_adv, rows[valid], norm))
                     done += int(valid.sum())
-            except Exception as err:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
+            except Exception as err:  # only out-of-memory is handled, the rest re-raised
                 if not is_out_of_memory(err) or batch_size == 1:
                     raise
                 batch_size //= 2

@@ -73,7 +73,7 @@ def summary_dict(result: AutoAttackResult) -> dict[str, Any]:
     return {
         "norm": result.norm,
         "eps": result.eps,
-        "n": int(len(result.robust)),
+        "n": len(result.robust),
         "clean_accuracy": result.clean_accuracy,
         "robust_accuracy": result.robust_accuracy,
         "robust_accuracy_after": result.robust_accuracy_after(),
@@ -105,7 +105,7 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "device": str(jax.devices()[0]),
         "device_kind": jax.devices()[0].device_kind,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
 
 

@@ -26,8 +26,8 @@ for _info in _pkgutil.iter_modules(__path__):
     _importlib.import_module(f"{__name__}.{_info.name}")
 
 __all__ = [
-    "ARCHITECTURE_INPUT_SHAPES",
     "ARCHITECTURES",
+    "ARCHITECTURE_INPUT_SHAPES",
     "MODELS",
     "ModelSpec",
     "Preprocessing",

@@ -104,7 +104,7 @@ def parse_source(source: str) -> HubSource | UrlSource | Path | str:
         return UrlSource(source)
     if source.startswith("bundled:"):
         return source[len("bundled:"):]
-    return Path(source[len("file://"):] if source.startswith("file://") else source).expanduser()
+    return Path(source.removeprefix("file://")).expanduser()
 
 
 def cache_root() -> Path:

@@ -61,7 +61,7 @@ class _Sealed:
 
 
 class _StorageType(_Sealed):
-    __slots__ = ("name", "dtype")
+    __slots__ = ("dtype", "name")
 
     def __init__(self, name: str, dtype: np.dtype):
         self.name, self.dtype = name, dtype
@@ -77,7 +77,7 @@ class _TorchDtype(_Sealed):
 class _Storage(_Sealed):
     """A storage named by the pickle; its bytes are attached once read (legacy: after the pickle)."""
 
-    __slots__ = ("key", "dtype", "numel", "data")
+    __slots__ = ("data", "dtype", "key", "numel")
 
     def __init__(self, key: str, dtype: np.dtype, numel: int):
         self.key, self.dtype, self.numel = key, dtype, numel
@@ -85,7 +85,7 @@ class _Storage(_Sealed):
 
 
 class _Tensor(_Sealed):
-    __slots__ = ("storage", "offset", "size", "stride", "dtype")
+    __slots__ = ("dtype", "offset", "size", "storage", "stride")
 
     def __init__(self, storage: _Storage, offset: int, size: tuple, stride: tuple, dtype: np.dtype):
         self.storage, self.offset, self.size, self.stride, self.dtype = storage, offset, size, stride, dtype

@@ -15,7 +15,13 @@ import numpy as np
 import pytest
 
 from alignjax.attacks import presets
-from tests.attacks.parity_helpers import TOLERANCE_PP, evaluate, individual_configs, reference, robust_accuracy
+from tests.attacks.parity_helpers import (
+    TOLERANCE_PP,
+    evaluate,
+    individual_configs,
+    reference,
+    robust_accuracy,
+)
 
 NORMS = ("Linf", "L2", "L1")
 

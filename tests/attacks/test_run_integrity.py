@@ -161,6 +161,5 @@ def test_atomic_write_leaves_the_old_file_on_failure_and_an_ordinary_mode_on_suc
 
 
 def test_folder_lock_is_exclusive_within_one_process_too(tmp_path):
-    with FolderLock(tmp_path):
-        with pytest.raises(FolderLockedError):
-            FolderLock(tmp_path).acquire()
+    with FolderLock(tmp_path), pytest.raises(FolderLockedError):
+        FolderLock(tmp_path).acquire()

@@ -13,8 +13,8 @@ from PIL import Image
 
 from alignjax.data import streaming
 from alignjax.data.arrays import ArrayDataset, check_fits_model
-from alignjax.data.hub_parquet import ParquetImageDataset
 from alignjax.data.folders import FileDataset, image_folder
+from alignjax.data.hub_parquet import ParquetImageDataset
 from alignjax.data.preprocessing import CorruptImageError, load_and_transform, robustbench_transform
 
 
