@@ -181,9 +181,11 @@ SHARDED_RUN = """
 import sys, jax, numpy as np
 from alignjax.attacks.apgd import APGDConfig
 from alignjax.attacks.autoattack import run_autoattack
+from alignjax.attacks import square
 from alignjax.attacks.square import SquareConfig
 from alignjax.data.digits import digits_split
 from alignjax.models import load_embedded
+square.ITERATIONS_PER_SEGMENT = 8  # Square's restart in 3 segments, re-packed across the devices too
 assert jax.local_device_count() == int(sys.argv[2]), jax.local_devices()
 logits_fn, variables = load_embedded()
 test = digits_split("test")
