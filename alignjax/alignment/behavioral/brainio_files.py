@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import zipfile
 from os import PathLike
 from pathlib import Path
@@ -90,7 +91,9 @@ def fetch_brainio(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for file in (data.assembly, data.stimuli_csv, data.stimuli_zip):
-        fetch_file(RemoteFile(file.name, file.sha1), cache=folder, base_url=base_url)
+        path = fetch_file(RemoteFile(file.name, file.sha1), cache=folder, base_url=base_url)
+        if path != folder / file.name:  # a verified copy in Brain-Score's own cache (~/.brainio)
+            shutil.copyfile(path, folder / file.name)
     stimuli = folder / "stimuli"
     if not stimuli.is_dir():
         _unzip(folder / data.stimuli_zip.name, stimuli.with_name("stimuli.partial"))

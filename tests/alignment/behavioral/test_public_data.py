@@ -125,6 +125,20 @@ def test_brainio_download_verifies_sha1(server, tmp_path, rng):
         brainio_files.fetch_brainio("Nope2020", tmp_path / "t")
 
 
+def test_brainio_files_already_in_brainscores_cache_are_copied(server, tmp_path, rng, monkeypatch):
+    www, _ = server
+    data = _rajalingham_files(www, rng)
+    home = tmp_path / "brainio_home"  # brainio's layout: <BRAINIO_HOME>/<file stem>/<file>
+    for file in (data.assembly, data.stimuli_csv, data.stimuli_zip):
+        (home / Path(file.name).stem).mkdir(parents=True, exist_ok=True)
+        (home / Path(file.name).stem / file.name).write_bytes((www / file.name).read_bytes())
+    monkeypatch.setenv("BRAINIO_HOME", str(home))
+    folder = brainio_files.fetch_brainio(rajalingham2018.NAME, tmp_path / "r", base_url=(tmp_path / "nowhere").as_uri(),
+                                         data=data)
+    stimuli, trials = rajalingham2018.load(folder)
+    assert stimuli.height == 24 and trials.height == 2000
+
+
 def _imagenet_trees(root: Path, rng: np.random.Generator) -> tuple[list[Path], np.ndarray, list[Path]]:
     wnids = sorted(imagenet_class_to_index())[:1000:400]  # three real wnids
     val, labels, corrupted = [], [], []
