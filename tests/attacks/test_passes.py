@@ -38,6 +38,23 @@ def whole_batch(cfg, digits):
     return x_adv, pred != y
 
 
+def assert_equals_whole_batch_program(cfg, digits, result):
+    """``result`` (a cascade run with key 5) breaks the points, with the same x_adv, that the attack as
+    one jitted program on the whole (unpacked) batch breaks; returns that program's AttackResult."""
+    logits_fn, variables, x, y = digits
+    # the cascade's attack key is derived from the run key; rerun the whole program with that key
+    key = attack_key_for(jax.random.key(5), (cfg,), 0)
+    fn = jax.jit(lambda p, xb, yb, act, k, ids: run_attack(cfg, logits_fn, p, xb, yb, act, key=k, point_ids=ids))
+    clean = np.asarray(jax.jit(logits_fn)(variables, x)).argmax(1) == y
+    out = fn(variables, x, y, clean, key, np.arange(len(x), dtype=np.int32))
+    x_whole = np.asarray(out.x_adv)
+    broken_whole = clean & (np.asarray(jax.jit(logits_fn)(variables, x_whole)).argmax(1) != y)
+    assert 0 < broken_whole.sum() < clean.sum(), "choose eps so that the attack breaks some points, not all"
+    np.testing.assert_array_equal(~result.robust & result.clean_correct, broken_whole)
+    np.testing.assert_allclose(result.x_adv[broken_whole], x_whole[broken_whole], atol=1e-6)
+    return out
+
+
 CONFIGS = [
     APGDConfig("Linf", 0.12, n_iter=8, loss="dlr-targeted", n_target_classes=3),
     APGDConfig("L2", 0.6, n_iter=8, n_restarts=3),
@@ -52,16 +69,7 @@ def test_compacted_passes_equal_the_whole_batch_program(cfg, digits):
     logits_fn, variables, x, y = digits
     result = run_autoattack(logits_fn, variables, x, y, attacks=(cfg,), key=jax.random.key(5), batch_size=32,
                             run_checks=False)
-    # the cascade's attack key is derived from the run key; rerun the whole program with that key
-    key = attack_key_for(jax.random.key(5), (cfg,), 0)
-    fn = jax.jit(lambda p, xb, yb, act, k, ids: run_attack(cfg, logits_fn, p, xb, yb, act, key=k, point_ids=ids))
-    clean = np.asarray(jax.jit(logits_fn)(variables, x)).argmax(1) == y
-    out = fn(variables, x, y, clean, key, np.arange(len(x), dtype=np.int32))
-    x_whole = np.asarray(out.x_adv)
-    broken_whole = clean & (np.asarray(jax.jit(logits_fn)(variables, x_whole)).argmax(1) != y)
-    assert 0 < broken_whole.sum() < clean.sum(), "choose eps so that the attack breaks some points, not all"
-    np.testing.assert_array_equal(~result.robust & result.clean_correct, broken_whole)
-    np.testing.assert_allclose(result.x_adv[broken_whole], x_whole[broken_whole], atol=1e-6)
+    assert_equals_whole_batch_program(cfg, digits, result)
 
 
 @pytest.mark.parametrize(("norm", "eps"), [("Linf", 0.25), ("L2", 1.2), ("L1", 4.0)])
@@ -85,15 +93,7 @@ def test_square_segments_repacked_equal_the_whole_batch_program(norm, eps, digit
                             run_checks=False)
     real.cache_clear()
     assert sizes and min(sizes) < max(sizes), f"no re-packing between segments: {sizes}"
-    key = attack_key_for(jax.random.key(5), (cfg,), 0)
-    fn = jax.jit(lambda p, xb, yb, act, k, ids: run_attack(cfg, logits_fn, p, xb, yb, act, key=k, point_ids=ids))
-    clean = np.asarray(jax.jit(logits_fn)(variables, x)).argmax(1) == y
-    out = fn(variables, x, y, clean, key, np.arange(len(x), dtype=np.int32))
-    x_whole = np.asarray(out.x_adv)
-    broken_whole = clean & (np.asarray(jax.jit(logits_fn)(variables, x_whole)).argmax(1) != y)
-    assert 0 < broken_whole.sum() < clean.sum(), "choose eps so that the attack breaks some points, not all"
-    np.testing.assert_array_equal(~result.robust & result.clean_correct, broken_whole)
-    np.testing.assert_allclose(result.x_adv[broken_whole], x_whole[broken_whole], atol=1e-6)
+    out = assert_equals_whole_batch_program(cfg, digits, result)
     np.testing.assert_array_equal(result.n_queries, np.asarray(out.n_queries))
 
 
