@@ -47,6 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float
 
+from alignjax.attacks import sorting
 from alignjax.attacks.base import (
     AttackResult,
     PassResult,
@@ -271,7 +272,7 @@ def _step(norm: str, eps: float, x, state: _State, momentum) -> Images:
     # L1: sparse sign step on the top-k fraction of |grad|, no momentum.
     n_fts = math.prod(x.shape[1:])
     magnitude = jnp.abs(grad)
-    ascending = jnp.sort(magnitude.reshape(x.shape[0], -1), axis=1)
+    ascending = sorting.sort(magnitude.reshape(x.shape[0], -1))
     index = jnp.clip((1.0 - state.topk) * n_fts, 0, n_fts - 1).astype(jnp.int32)
     threshold = jnp.take_along_axis(ascending, index[:, None], axis=1)[:, 0]
     signs = jnp.sign(grad * (magnitude >= _per_row(threshold, x)).astype(jnp.float32))

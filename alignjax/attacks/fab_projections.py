@@ -39,6 +39,8 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Float
 
+from alignjax.attacks import sorting
+
 Vector = Float[Array, " d"]
 Scalar = Float[Array, ""]
 
@@ -87,7 +89,7 @@ def project_linf(t: Vector, w: Vector, b: Scalar) -> Vector:
     moving = (w != 0).astype(t.dtype)
     full = (up - t) * moving  # the largest decrease of <w, .> the box allows
     room = jnp.where(moves_up, 1.0 - t, t)  # how far each coordinate can move
-    order_desc = jnp.argsort(room)[::-1]
+    order_desc = sorting.argsort(room)[::-1]
 
     gap = b - jnp.sum(w * t)  # the change of <w, .> needed (<= 0)
     full_change = jnp.sum(w * full)
@@ -138,7 +140,7 @@ def project_l2(t: Vector, w: Vector, b: Scalar) -> Vector:
     breakpoint_ = jnp.clip(jnp.maximum(t / w, (t - 1.0) / w), -_BIG, _BIG)
     breakpoint_ = jnp.where(~significant, _BIG, breakpoint_)
     breakpoint_ = jnp.where(breakpoint_ == -_BIG, _BIG, breakpoint_)
-    order = jnp.argsort(breakpoint_)
+    order = sorting.argsort(breakpoint_)
     sorted_bp = breakpoint_[order]
     next_bp = jnp.concatenate([sorted_bp[1:], jnp.zeros((1,), t.dtype)])
     sorted_bp = jnp.where(sorted_bp == _BIG, 0.0, sorted_bp)
@@ -190,8 +192,8 @@ def project_l1(t: Vector, w: Vector, b: Scalar) -> Vector:
     excess = excess * sign
 
     cost = jnp.minimum(jnp.abs(1.0 / w), _BIG)  # L1 cost per unit change of <w, .>
-    order = jnp.argsort(cost)
-    rank = jnp.argsort(order)  # position of each coordinate in the greedy order
+    order = sorting.argsort(cost)
+    rank = sorting.argsort(order)  # position of each coordinate in the greedy order
     moves_up = (w < 0).astype(t.dtype)
     full = (moves_up - t) * (w != 0).astype(t.dtype)
     gain = jnp.minimum(-w * t, w * (1.0 - t))[order]  # (<= 0) change from filling a coordinate

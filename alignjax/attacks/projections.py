@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from alignjax.attacks import sorting
+
 Eps = float | Float[Array, ""] | Float[Array, " b"]
 
 
@@ -88,7 +90,7 @@ def _l1_delta_single(
     # The projection is sign(y) * (|y| - clip(lam, -box, |y|)) for the lam giving L1 norm eps; the
     # 2d breakpoints of lam are -box (a coordinate starts shrinking) and |y| (it hits zero).
     breakpoints = jnp.concatenate([-box, magnitude])
-    order = jnp.argsort(breakpoints)
+    order = sorting.argsort(breakpoints)
     sorted_bp = breakpoints[order]
     next_bp = jnp.concatenate([sorted_bp[1:], jnp.zeros((1,), jnp.float32)])
     n_active = jnp.cumsum(jnp.where(order < d, 1.0, -1.0).astype(jnp.float32))

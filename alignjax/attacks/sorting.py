@@ -1,0 +1,107 @@
+"""Stable ascending sorts of short rows, fast on XLA's CPU backend.
+
+Why: FAB's projections (``fab_projections.py``), the L1 projection and sparse step of APGD
+(``projections.py``, ``apgd.py``) and the DLR losses (``losses.py``) sort one short row per point in
+every iteration. XLA's CPU sort calls a compiled comparator per comparison; on the digits workload
+(800 rows of 64 values, 2-core CPU) ``jnp.argsort`` took 3.5-3.7 ms, more than a third of a FAB-T
+iteration, and its gathers as much again. A bitonic sorting network written as whole-array
+compare-exchange steps (``log2(n) (log2(n) + 1) / 2`` of them, each one fused elementwise loop) sorts
+the same rows in 0.9-1.9 ms. For long rows the network's ``O(n log^2 n)`` work loses to the library
+sort (measured: 1.7x faster at 784 values, 0.75x at 3072), and accelerators have their own fast sort,
+so the network is used only on CPU and only for rows of at most ``NETWORK_MAX_LENGTH`` values; every
+other case is ``jnp.argsort``/``jnp.sort``. The choice is made per platform when the program is
+lowered (``lax.platform_dependent``).
+
+Both paths give the same answer: ``jnp.argsort(..., stable=True)``'s order, ties kept in index
+order, ``-0.0`` equal to ``0.0``, every NaN after ``+inf`` (the network compares each value's
+total-order integer key and its index, so the order is unique). Tests compare them on ties, zeros of
+both signs, infinities, NaNs, lengths that are not powers of two, under ``jit`` and ``vmap``.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+from jax import lax
+from jaxtyping import Array, Float, Int
+
+NETWORK_MAX_LENGTH = 1024
+_INT32_MAX = 2**31 - 1
+
+
+def _order_keys(values: Float[Array, "... n"]) -> Int[Array, "... n"]:
+    """int32 keys ordered as the floats: -inf < ... < -0.0 == 0.0 < ... < inf < NaN (all NaNs equal)."""
+    values = values.astype(jnp.float32)
+    values = jnp.where(values == 0, jnp.zeros_like(values), values)  # -0.0 -> 0.0
+    bits = lax.bitcast_convert_type(values, jnp.int32)
+    keys = bits ^ ((bits >> 31) & jnp.int32(_INT32_MAX))  # negative floats: reverse their order
+    return jnp.where(jnp.isnan(values), jnp.int32(_INT32_MAX), keys)
+
+
+def _network_sort(keys: Int[Array, "... n"], payloads: tuple[Array, ...]) -> tuple[Array, ...]:
+    """Bitonic network on (key, index) pairs; returns ``(indices, *payloads)`` in ascending order."""
+    n = keys.shape[-1]
+    lead = keys.shape[:-1]
+    size = 1 << max(0, (n - 1).bit_length())
+    index = lax.broadcasted_iota(jnp.int32, keys.shape, keys.ndim - 1)
+    arrays = [keys, index, *payloads]
+    if size > n:  # padding sorts after every real value (largest key, larger index)
+        extra = (*lead, size - n)
+        pads = [
+            jnp.full(extra, _INT32_MAX, jnp.int32),
+            jnp.broadcast_to(jnp.arange(n, size, dtype=jnp.int32), extra),
+            *(jnp.zeros(extra, p.dtype) for p in payloads),
+        ]
+        arrays = [jnp.concatenate([a, pad], axis=-1) for a, pad in zip(arrays, pads, strict=True)]
+    position = jnp.arange(size, dtype=jnp.int32)
+    block = 2
+    while block <= size:  # bitonic merges of blocks of 2, 4, ..., size
+        half = block // 2
+        while half >= 1:  # compare-exchange of the pairs (i, i + half) within each block
+            groups = size // (2 * half)
+            pairs = [a.reshape(*lead, groups, 2, half) for a in arrays]
+            low = [p[..., 0, :] for p in pairs]
+            high = [p[..., 1, :] for p in pairs]
+            descending = (position.reshape(groups, 2, half)[:, 0, :] & block) != 0
+            greater = (low[0] > high[0]) | ((low[0] == high[0]) & (low[1] > high[1]))
+            swap = greater != jnp.broadcast_to(descending, greater.shape)
+            arrays = [
+                jnp.stack([jnp.where(swap, hi, lo), jnp.where(swap, lo, hi)], axis=-2).reshape(*lead, size)
+                for lo, hi in zip(low, high, strict=True)
+            ]
+            half //= 2
+        block *= 2
+    return tuple(a[..., :n] for a in arrays[1:])
+
+
+def _use_network(values: Array) -> bool:
+    return values.ndim > 0 and 1 < values.shape[-1] <= NETWORK_MAX_LENGTH
+
+
+def _keys(values: Array) -> Int[Array, "... n"]:
+    if jnp.issubdtype(values.dtype, jnp.floating):
+        return _order_keys(values)
+    return values.astype(jnp.int32)
+
+
+def argsort(values: Array) -> Int[Array, "... n"]:
+    """Indices that sort ``values`` ascending along the last axis; equal to ``jnp.argsort(values, stable=True)``."""
+    values = jnp.asarray(values)
+    if not _use_network(values):
+        return jnp.argsort(values, axis=-1, stable=True)
+    return lax.platform_dependent(
+        _keys(values),
+        cpu=lambda k: _network_sort(k, ())[0],
+        default=lambda k: jnp.argsort(values, axis=-1, stable=True).astype(jnp.int32),
+    )
+
+
+def sort(values: Array) -> Array:
+    """``values`` sorted ascending along the last axis; equal to ``jnp.sort(values)``."""
+    values = jnp.asarray(values)
+    if not _use_network(values):
+        return jnp.sort(values, axis=-1)
+    return lax.platform_dependent(
+        _keys(values),
+        cpu=lambda k: _network_sort(k, (values,))[1],
+        default=lambda k: jnp.sort(values, axis=-1),
+    )
