@@ -5,9 +5,9 @@ The reference's ``perturb`` (``fra31/auto-attack@a392200:autoattack/autopgd_base
 ``acc.nonzero()``, the points still robust, so later passes get cheaper. Inside ``jit`` shapes are
 static, so the whole-attack program (``base.run_all_passes``) masks instead and every pass pays for
 the whole batch. Here the host loops over the passes of pass-structured attacks (``base.has_passes``)
-and re-packs the survivors between passes into a smaller batch whose size is a power of two (at most
-the batch size), so compilation stays bounded (about log2(batch size) shapes per attack) while cost
-follows the survivors. Attacks with segmented passes (``segments.py``: Square, whose reference indexes
+and re-packs the survivors between passes into a smaller batch of one of two sizes per octave (2^k or
+3 * 2^k, at most the batch size), so compilation stays bounded (about 2 log2(batch size) shapes per
+attack) while cost follows the survivors. Attacks with segmented passes (``segments.py``: Square, whose reference indexes
 its unbroken points every iteration) are also re-packed between segments of one pass. Per-point keys are ``fold_in(key, point_id)`` and every pass draws from
 ``(key, point_id, pass index)`` only, so results do not change with the packing (rows of a batch are
 independent for deterministic models; a stochastic model draws its noise for the whole batch, so its
@@ -64,9 +64,15 @@ def pad_to(rows: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bucket_size(n_rows: int, batch_size: int, n_devices: int = 1) -> int:
-    """The batch shape for ``n_rows`` survivors: the next power of two, rounded up to a multiple of
-    ``n_devices``, at most ``batch_size`` (itself a multiple of ``n_devices``)."""
-    size = 1 << max(0, int(n_rows - 1).bit_length())
+    """The batch shape for ``n_rows`` survivors: the next size of the form ``2^k`` or ``3 * 2^k``
+    (1, 2, 3, 4, 6, 8, 12, ..., 128, 192, 256, ...), rounded up to a multiple of ``n_devices``, at most
+    ``batch_size`` (itself a multiple of ``n_devices``).
+
+    Two sizes per octave: at most a third of a batch is padding (powers of two alone waste up to half:
+    182 survivors ran in 256 rows), for at most twice as many compiled shapes (about 2 log2(batch)).
+    """
+    power = 1 << max(0, int(n_rows - 1).bit_length())
+    size = 3 * power // 4 if power >= 4 and 3 * power // 4 >= n_rows else power
     size = -(-size // n_devices) * n_devices
     return min(size, batch_size)
 
@@ -218,7 +224,7 @@ def _segmented_pass(cfg: object, logits_fn: LogitsFn, params: Params, x: np.ndar
                     idx: np.ndarray, rows: np.ndarray, take: np.ndarray, args: tuple, pass_index: Any, key: Key,
                     placement: Placement) -> tuple[np.ndarray, ...]:
     """One pass of a segmented attack on the batch rows ``rows`` (packed as ``take``/``args``), re-packing
-    the rows still attacked into a smaller power-of-two batch whenever they fit one (``segments.py``).
+    the rows still attacked into a smaller bucket (``bucket_size``) whenever they fit one (``segments.py``).
 
     Returns host (x_found, broken, n_queries) in the order of ``take``, as ``run_pass`` would.
     """

@@ -5,7 +5,7 @@ indexes the still-unbroken points (``idx_to_fool``) at every iteration, so its c
 break inside a restart. Inside ``jit`` shapes are static: a pass runs its whole batch, finished rows
 masked. An attack that registers this protocol lets the host loop (``passes.attack_group``) run one
 pass as ``segment_count`` segments of iterations and re-pack the rows still being attacked between
-segments into a smaller power-of-two batch, carrying each row's state with it.
+segments into a smaller batch (``passes.bucket_size``), carrying each row's state with it.
 
 The protocol (dispatch on the config type, like ``base.run_pass``):
 

@@ -97,8 +97,12 @@ def test_square_segments_repacked_equal_the_whole_batch_program(norm, eps, digit
     np.testing.assert_array_equal(result.n_queries, np.asarray(out.n_queries))
 
 
-def test_bucket_sizes_are_powers_of_two_capped_by_the_batch():
-    assert [passes.bucket_size(m, 500) for m in (1, 2, 3, 5, 64, 65, 257, 500)] == [1, 2, 4, 8, 64, 128, 500, 500]
+def test_bucket_sizes_are_two_per_octave_capped_by_the_batch():
+    sizes = [passes.bucket_size(m, 500) for m in (1, 2, 3, 4, 5, 7, 64, 65, 97, 182, 193, 257, 385, 500)]
+    assert sizes == [1, 2, 3, 4, 6, 8, 64, 96, 128, 192, 256, 384, 500, 500]
+    for m in range(1, 501):  # the smallest size of the form 2^k or 3 * 2^k that holds m rows
+        allowed = [s for k in range(10) for s in (2**k, 3 * 2**k) if s >= m]
+        assert passes.bucket_size(m, 10_000) == min(allowed)
     assert passes.bucket_size(3, 500, n_devices=8) == 8
     assert passes.bucket_size(3, 6, n_devices=8) == 6
 
