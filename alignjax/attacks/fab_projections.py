@@ -26,7 +26,8 @@ Deliberate deviations: none in the maths. The reference computes each case on th
 it (boolean indexing); here every case is evaluated for every row and the right one is selected with
 ``jnp.where``, which changes nothing because rows are independent. Sorting is stable here (``torch.sort``
 is not guaranteed to be); tied breakpoints give the same piecewise linear function, so only rounding
-can differ.
+can differ. The sorts are ``sorting.argsort`` (a sorting network on CPU for d <= 1024, the library sort
+elsewhere: the same order).
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ Deliberate deviations from the reference ``L1_projection``:
     not the projection, can leave the ball, and can be NaN (0/0). We interpolate inside that first
     interval instead. The rest of the arithmetic is the reference's, so all other inputs agree with it
     to float32 rounding (tested against the live reference).
-  * The sort is stable (``jnp.argsort``) where ``torch.sort`` is not guaranteed to be; the result does
-    not depend on the order of tied breakpoints.
+  * The sort is stable (``sorting.argsort``: NumPy's stable order, by a sorting network on CPU) where
+    ``torch.sort`` is not guaranteed to be; the result does not depend on the order of tied breakpoints.
   * The L2 norm has a zero-safe gradient (same values), so gradients are finite at zero.
 """
 
