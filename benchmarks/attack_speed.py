@@ -14,7 +14,9 @@ alignjax's APGD-CE; both sides use it): there the time must fall with the surviv
 Prints, per attack and for the whole standard cascade, seconds of both sides, the speed-up
 (reference / alignjax), images x iterations per second, robust accuracy of both, and the time of a
 bare jitted forward+backward of the same model and batch (the limit an APGD iteration can reach).
-alignjax is timed on its second call (the first compiles; its extra time is printed). Peak device
+alignjax is timed after a first, compiling call (its extra time is printed as "compile"). With
+``--repeat N`` both sides run N times, alternated, and the medians are compared (this VM's timings
+move by +-15 % between runs; the per-run speed-up range is printed). Peak device
 memory is printed where the device reports it.
 
     python benchmarks/attack_speed.py --workload digits                       # CPU
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import sys
 import time
@@ -112,15 +115,12 @@ def bare_step_seconds(logits_fn, variables, x, y, repeat: int = 5) -> float:
     return (time.perf_counter() - start) / repeat
 
 
-def run_ours(logits_fn, variables, x, y, attacks, batch_size):
+def run_ours(logits_fn, variables, x, y, attacks, batch_size) -> tuple[float, float]:
+    """(seconds, robust accuracy) of one alignjax run of ``attacks``."""
     kwargs = dict(attacks=tuple(attacks), key=jax.random.key(0), batch_size=batch_size, run_checks=False)
     start = time.perf_counter()
-    run_autoattack(logits_fn, variables, x, y, **kwargs)
-    first = time.perf_counter() - start
-    start = time.perf_counter()
     result = run_autoattack(logits_fn, variables, x, y, **kwargs)
-    seconds = time.perf_counter() - start
-    return seconds, first - seconds, result.robust_accuracy
+    return time.perf_counter() - start, result.robust_accuracy
 
 
 def run_reference(model, x, y, norm, eps, names, batch_size, device):
@@ -174,6 +174,9 @@ def main() -> None:
     parser.add_argument("--no-cascade", action="store_true", help="skip the end-to-end standard cascade")
     parser.add_argument("--no-reference", action="store_true", help="time alignjax only")
     parser.add_argument("--device", default="cpu", help="torch device of the reference: cpu or cuda")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="timed runs per side, alternated (medians are reported, and the range of the "
+                             "per-run speed-ups); alignjax's compiling first call is not counted")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     parser.add_argument("--smoke", action="store_true", help="tiny models (WRN-10-1, ResNet-50 at 64 px) to check "
                                                              "that the script runs, on a CPU")
@@ -201,22 +204,32 @@ def main() -> None:
             print(f"\n## mode {mode} (eps {eps:.3g}), alignjax {precision}; bare jitted fwd+bwd: "
                   f"{batch_size / bare:,.0f} img/s", flush=True)
             print(f"{'run':9} {'alignjax s':>10} {'compile s':>9} {'reference s':>11} {'speed-up':>8} "
-                  f"{'ours img*it/s':>13} {'vs bare':>7}  robust% ours/ref", flush=True)
+                  f"{'per-run':>11} {'ours img*it/s':>13} {'vs bare':>7}  robust% ours/ref", flush=True)
             names = [a for a in args.attacks.split(",") if a] + ([] if args.no_cascade else ["cascade"])
             for name in names:
                 attacks = list(configs.values()) if name == "cascade" else [configs[name]]
-                ours, compile_s, acc = run_ours(logits_fn, variables, x, y, attacks, batch_size)
-                ref, ref_acc = (float("nan"), float("nan"))
-                if not args.no_reference and precision == args.precision.split(",")[0]:
-                    ref, ref_acc = run_reference(model, x, y, args.norm, eps, None if name == "cascade" else [name],
-                                                 batch_size, args.device)
+                first, acc = run_ours(logits_fn, variables, x, y, attacks, batch_size)  # compiles
+                with_reference = not args.no_reference and precision == args.precision.split(",")[0]
+                ours_runs, ref_runs, ref_acc = [], [], float("nan")
+                for _ in range(args.repeat):  # alternated, so that both sides see the same machine
+                    ours_runs.append(run_ours(logits_fn, variables, x, y, attacks, batch_size)[0])
+                    if with_reference:
+                        seconds, ref_acc = run_reference(model, x, y, args.norm, eps,
+                                                         None if name == "cascade" else [name], batch_size, args.device)
+                        ref_runs.append(seconds)
+                ours = float(np.median(ours_runs))
+                ref = float(np.median(ref_runs)) if ref_runs else float("nan")
+                compile_s = first - ours
                 iters = ITERATIONS.get(name)
                 rate = n * iters / ours if iters and mode == "all-robust" else float("nan")
-                vs_bare = (batch_size / bare) / rate if rate == rate else float("nan")
-                print(f"{name:9} {ours:10.2f} {compile_s:9.2f} {ref:11.2f} {ref / ours:7.2f}x {rate:13,.0f} "
-                      f"{vs_bare:6.2f}x  {acc:.2f}/{ref_acc:.2f}", flush=True)
+                vs_bare = (batch_size / bare) / rate if not math.isnan(rate) else float("nan")
+                ratios = [r / o for r, o in zip(ref_runs, ours_runs)]
+                spread = f"{min(ratios):.2f}-{max(ratios):.2f}x" if len(ratios) > 1 else ""
+                print(f"{name:9} {ours:10.2f} {compile_s:9.2f} {ref:11.2f} {ref / ours:7.2f}x {spread:>11} "
+                      f"{rate:13,.0f} {vs_bare:6.2f}x  {acc:.2f}/{ref_acc:.2f}", flush=True)
                 rows.append(dict(workload=args.workload, mode=mode, eps=eps, precision=precision, run=name,
                                  alignjax_s=ours, compile_s=compile_s, reference_s=ref, speedup=ref / ours,
+                                 alignjax_runs=ours_runs, reference_runs=ref_runs,
                                  img_it_per_s=rate, bare_img_per_s=batch_size / bare, robust_ours=acc,
                                  robust_reference=ref_acc))
     print(f"\npeak device memory (alignjax): {peak_memory()}")
