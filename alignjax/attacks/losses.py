@@ -20,7 +20,6 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from alignjax.attacks import sorting
 from alignjax.types import Labels, Logits
 
 Losses = Float[Array, " b"]
@@ -55,7 +54,7 @@ def dlr_loss(logits: Logits, y: Labels) -> Losses:
     """
     _check_classes(logits, 3, "DLR loss")
     logits = logits.astype(jnp.float32)
-    order = sorting.argsort(logits)
+    order = jnp.argsort(logits, axis=-1)
     ascending = jnp.take_along_axis(logits, order, axis=-1)
     y_is_top = (order[:, -1] == y).astype(jnp.float32)
     numerator = _label_logit(logits, y) - ascending[:, -2] * y_is_top - ascending[:, -1] * (1.0 - y_is_top)
@@ -66,7 +65,7 @@ def dlr_targeted_loss(logits: Logits, y: Labels, y_target: Labels) -> Losses:
     """Targeted DLR: ``-(z_y - z_t) / (z_(1) - (z_(3) + z_(4)) / 2 + 1e-12)``. Needs at least 4 classes."""
     _check_classes(logits, 4, "targeted DLR loss")
     logits = logits.astype(jnp.float32)
-    ascending = sorting.sort(logits)
+    ascending = jnp.sort(logits, axis=-1)
     numerator = _label_logit(logits, y) - _label_logit(logits, y_target)
     return -numerator / (ascending[:, -1] - 0.5 * (ascending[:, -3] + ascending[:, -4]) + 1e-12)
 

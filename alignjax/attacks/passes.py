@@ -7,8 +7,9 @@ static, so the whole-attack program (``base.run_all_passes``) masks instead and 
 the whole batch. Here the host loops over the passes of pass-structured attacks (``base.has_passes``)
 and re-packs the survivors between passes into a smaller batch of one of two sizes per octave (2^k or
 3 * 2^k, at most the batch size), so compilation stays bounded (about 2 log2(batch size) shapes per
-attack) while cost follows the survivors. Attacks with segmented passes (``segments.py``: Square, whose reference indexes
-its unbroken points every iteration) are also re-packed between segments of one pass. Per-point keys are ``fold_in(key, point_id)`` and every pass draws from
+attack) while cost follows the survivors. Attacks with segmented passes (``segments.py``: Square,
+whose reference indexes its unbroken points every iteration) are also re-packed between segments of
+one pass. Per-point keys are ``fold_in(key, point_id)`` and every pass draws from
 ``(key, point_id, pass index)`` only, so results do not change with the packing (rows of a batch are
 independent for deterministic models; a stochastic model draws its noise for the whole batch, so its
 draws depend on the packing, as they depend on the batch size anyway).

@@ -1,16 +1,18 @@
 """Stable ascending sorts of short rows, fast on XLA's CPU backend.
 
-Why: FAB's projections (``fab_projections.py``), the L1 projection and sparse step of APGD
-(``projections.py``, ``apgd.py``) and the DLR losses (``losses.py``) sort one short row per point in
-every iteration. XLA's CPU sort calls a compiled comparator per comparison; on the digits workload
-(800 rows of 64 values, 2-core CPU) ``jnp.argsort`` took 3.5-3.7 ms, more than a third of a FAB-T
+Why: FAB's projections (``fab_projections.py``) and the L1 projection and sparse step of APGD
+(``projections.py``, ``apgd.py``) sort one short row per point in every iteration. XLA's CPU sort
+calls a compiled comparator per comparison; on the digits workload (800 rows of 64 values, 2-core CPU) ``jnp.argsort`` took 3.5-3.7 ms, more than a third of a FAB-T
 iteration, and its gathers as much again. A bitonic sorting network written as whole-array
 compare-exchange steps (``log2(n) (log2(n) + 1) / 2`` of them, each one fused elementwise loop) sorts
 the same rows in 0.9-1.9 ms. For long rows the network's ``O(n log^2 n)`` work loses to the library
 sort (measured: 1.7x faster at 784 values, 0.75x at 3072), and accelerators have their own fast sort,
 so the network is used only on CPU and only for rows of at most ``NETWORK_MAX_LENGTH`` values; every
 other case is ``jnp.argsort``/``jnp.sort``. The choice is made per platform when the program is
-lowered (``lax.platform_dependent``).
+lowered (``lax.platform_dependent``). Not for sorts that are differentiated: the DLR losses sort
+10-class logits inside APGD's gradient, where the network's backward pass (a select per stage) made
+APGD-T slower (9.2 s vs 7.4 s on the digits workload) and its compilation longer; they keep
+``jnp.sort``.
 
 Both paths give the same answer: ``jnp.argsort(..., stable=True)``'s order, ties kept in index
 order, ``-0.0`` equal to ``0.0``, every NaN after ``+inf`` (the network compares each value's
@@ -73,8 +75,13 @@ def _network_sort(keys: Int[Array, "... n"], payloads: tuple[Array, ...]) -> tup
     return tuple(a[..., :n] for a in arrays[1:])
 
 
+_NETWORK_DTYPES = tuple(jnp.dtype(t) for t in (jnp.float32, jnp.bfloat16, jnp.float16, jnp.int32, jnp.int16,
+                                                 jnp.int8, jnp.uint16, jnp.uint8))
+
+
 def _use_network(values: Array) -> bool:
-    return values.ndim > 0 and 1 < values.shape[-1] <= NETWORK_MAX_LENGTH
+    """Rows short enough, of a type whose keys fit int32 exactly (float64 and 64-bit ints: library sort)."""
+    return values.ndim > 0 and 1 < values.shape[-1] <= NETWORK_MAX_LENGTH and values.dtype in _NETWORK_DTYPES
 
 
 def _keys(values: Array) -> Int[Array, "... n"]:

@@ -68,3 +68,11 @@ def test_cpu_programs_use_the_network_only_for_short_rows():
     assert jax.default_backend() == "cpu"
     assert not hlo_has_sort(sorting.NETWORK_MAX_LENGTH)
     assert hlo_has_sort(sorting.NETWORK_MAX_LENGTH + 1)
+
+
+def test_float64_keeps_its_precision():
+    """float64 values equal in float32 must still sort by their float64 values (library sort)."""
+    with jax.enable_x64(True):
+        values = jnp.asarray([1.0 + 3e-12, 1.0 + 1e-12, 1.0 + 2e-12, 1.0], jnp.float64)
+        np.testing.assert_array_equal(np.asarray(sorting.argsort(values)), [3, 1, 2, 0])
+        np.testing.assert_array_equal(np.asarray(sorting.sort(values)), np.sort(np.asarray(values)))
