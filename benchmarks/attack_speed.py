@@ -177,10 +177,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1,
                         help="timed runs per side, alternated (medians are reported, and the range of the "
                              "per-run speed-ups); alignjax's compiling first call is not counted")
+    parser.add_argument("--budget-s", type=float, help="start no further row after this many seconds (device leases)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     parser.add_argument("--smoke", action="store_true", help="tiny models (WRN-10-1, ResNet-50 at 64 px) to check "
                                                              "that the script runs, on a CPU")
     args = parser.parse_args()
+    started = time.perf_counter()
     defaults = {"digits": (397, 400), "wrn28": (1000, 500), "resnet50": (256, 128)}[args.workload]
     n, batch_size = args.n or defaults[0], args.batch_size or defaults[1]
 
@@ -205,8 +207,12 @@ def main() -> None:
                   f"{batch_size / bare:,.0f} img/s", flush=True)
             print(f"{'run':9} {'alignjax s':>10} {'compile s':>9} {'reference s':>11} {'speed-up':>8} "
                   f"{'per-run':>11} {'ours img*it/s':>13} {'vs bare':>7}  robust% ours/ref", flush=True)
-            names = [a for a in args.attacks.split(",") if a] + ([] if args.no_cascade else ["cascade"])
+            # The cascade first: it compiles every program the single attacks use (same configs, shapes).
+            names = ([] if args.no_cascade else ["cascade"]) + [a for a in args.attacks.split(",") if a]
             for name in names:
+                if args.budget_s and time.perf_counter() - started > args.budget_s:
+                    print(f"{name:9} skipped: --budget-s {args.budget_s:g} spent", flush=True)
+                    continue
                 attacks = list(configs.values()) if name == "cascade" else [configs[name]]
                 first, acc = run_ours(logits_fn, variables, x, y, attacks, batch_size)  # compiles
                 with_reference = not args.no_reference and precision == args.precision.split(",")[0]
@@ -232,9 +238,9 @@ def main() -> None:
                                  alignjax_runs=ours_runs, reference_runs=ref_runs,
                                  img_it_per_s=rate, bare_img_per_s=batch_size / bare, robust_ours=acc,
                                  robust_reference=ref_acc))
+                if args.json:  # after every row, so that a run stopped by a time limit keeps what it measured
+                    args.json.write_text(json.dumps(rows, indent=1))
     print(f"\npeak device memory (alignjax): {peak_memory()}")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
