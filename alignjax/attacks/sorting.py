@@ -2,8 +2,9 @@
 
 Why: FAB's projections (``fab_projections.py``) and the L1 projection and sparse step of APGD
 (``projections.py``, ``apgd.py``) sort one short row per point in every iteration. XLA's CPU sort
-calls a compiled comparator per comparison; on the digits workload (800 rows of 64 values, 2-core CPU) ``jnp.argsort`` took 3.5-3.7 ms, more than a third of a FAB-T
-iteration, and its gathers as much again. A bitonic sorting network written as whole-array
+calls a compiled comparator per comparison; on the digits workload (800 rows of 64 values, 2-core
+CPU) ``jnp.argsort`` took 3.5-3.7 ms, more than a third of a FAB-T iteration, and its gathers as much
+again. A bitonic sorting network written as whole-array
 compare-exchange steps (``log2(n) (log2(n) + 1) / 2`` of them, each one fused elementwise loop) sorts
 the same rows in 0.9-1.9 ms. For long rows the network's ``O(n log^2 n)`` work loses to the library
 sort (measured: 1.7x faster at 784 values, 0.75x at 3072), and accelerators have their own fast sort,
