@@ -478,11 +478,11 @@ def _iterate(cfg, logits_fn, params, x, y, active, key, point_ids, carry: Square
     return carry
 
 
-def _single_run(cfg, logits_fn, params, x, y, active, key, point_ids):
-    """One restart on the ``active`` rows: returns (x_best, n_queries)."""
-    carry = _start_restart(cfg, logits_fn, params, x, y, active, key, point_ids)
-    carry = _iterate(cfg, logits_fn, params, x, y, active, key, point_ids, carry, 0, cfg.n_queries)
-    return carry.x_best, carry.n_queries
+def _restart_iterations(cfg, logits_fn, params, x, y, robust, restart, carry: SquareCarry, first, last, key,
+                        point_ids) -> SquareCarry:
+    """Iterations ``first`` .. ``last - 1`` of restart ``restart`` (key ``fold_in(key, restart)``) on ``robust``."""
+    return _iterate(cfg, logits_fn, params, x.astype(jnp.float32), y.astype(jnp.int32), robust,
+                    jax.random.fold_in(key, restart), point_ids, carry, first, last)
 
 
 @pass_count.register
@@ -505,11 +505,10 @@ def _square_pass(cfg: SquareConfig, logits_fn: LogitsFn, params: Params, x: Imag
     A row counts as broken when ``argmax(logits(x_best)) != y`` (one forward pass per restart, not
     counted in n_queries).
     """
-    x32 = x.astype(jnp.float32)
-    y = y.astype(jnp.int32)
-    x_best, spent = _single_run(cfg, logits_fn, params, x32, y, robust, jax.random.fold_in(key, restart), point_ids)
-    broken = robust & (jnp.argmax(logits_fn(params, x_best), axis=-1) != y)
-    return PassResult(x_found=x_best, broken=broken, n_queries=spent)
+    carry = _square_start_segments(cfg, logits_fn, params, x, y, robust, restart, key=key, point_ids=point_ids)
+    carry = _restart_iterations(cfg, logits_fn, params, x, y, robust, restart, carry, 0, cfg.n_queries, key,
+                                point_ids)
+    return _square_end_segments(cfg, logits_fn, params, x, y, robust, carry)
 
 
 # Segmented passes (segments.py): the cascade re-packs the rows still attacked between segments.
@@ -533,8 +532,7 @@ def _square_run_segment(cfg: SquareConfig, logits_fn: LogitsFn, params: Params, 
                         point_ids: PointIds) -> SquareCarry:
     first = segment * ITERATIONS_PER_SEGMENT
     last = jnp.minimum(first + ITERATIONS_PER_SEGMENT, cfg.n_queries)
-    return _iterate(cfg, logits_fn, params, x.astype(jnp.float32), y.astype(jnp.int32), robust,
-                    jax.random.fold_in(key, restart), point_ids, carry, first, last)
+    return _restart_iterations(cfg, logits_fn, params, x, y, robust, restart, carry, first, last, key, point_ids)
 
 
 @segment_survivors.register
