@@ -10,15 +10,26 @@ from jax import lax
 
 from alignjax.models.fast_conv import fast_conv_general_dilated
 
+
+def _case(shape, kernel, strides, padding, groups=1, dilation=(1, 1)) -> dict:
+    return {"shape": shape, "kernel": kernel, "strides": strides, "padding": padding, "groups": groups,
+            "dilation": dilation}
+
+
 CASES = [
-    dict(shape=(2, 9, 9, 3), kernel=(3, 3, 3, 5), strides=(1, 1), padding="SAME", groups=1, dilation=(1, 1)),
-    dict(shape=(2, 9, 8, 4), kernel=(3, 3, 4, 6), strides=(2, 2), padding=((1, 1), (1, 1)), groups=1,
-         dilation=(1, 1)),
-    dict(shape=(1, 11, 11, 2), kernel=(7, 7, 2, 4), strides=(2, 2), padding=((3, 3), (3, 3)), groups=1,
-         dilation=(1, 1)),
-    dict(shape=(2, 10, 10, 4), kernel=(3, 3, 4, 4), strides=(1, 1), padding="VALID", groups=1, dilation=(2, 2)),
-    dict(shape=(2, 8, 8, 6), kernel=(7, 7, 1, 6), strides=(1, 1), padding="SAME", groups=6, dilation=(1, 1)),
-    dict(shape=(2, 8, 8, 4), kernel=(1, 1, 2, 6), strides=(1, 1), padding="VALID", groups=2, dilation=(1, 1)),
+    _case((2, 9, 9, 3), (3, 3, 3, 5), (1, 1), "SAME"),
+    _case((2, 9, 8, 4), (3, 3, 4, 6), (2, 2), ((1, 1), (1, 1))),
+    _case((1, 11, 11, 2), (7, 7, 2, 4), (2, 2), ((3, 3), (3, 3))),
+    _case((2, 10, 10, 4), (3, 3, 4, 4), (1, 1), "VALID", dilation=(2, 2)),
+    _case((2, 8, 8, 6), (7, 7, 1, 6), (1, 1), "SAME", groups=6),
+    _case((2, 8, 8, 4), (1, 1, 2, 6), (1, 1), "VALID", groups=2),
+    # First layers: CPU runs these as patches @ kernel (forward: kh * kw * c_in <= 16; input gradient: c_in <= 4).
+    _case((3, 8, 8, 1), (3, 3, 1, 16), (1, 1), "SAME"),
+    _case((2, 9, 8, 1), (3, 3, 1, 4), (2, 2), ((1, 0), (2, 1))),
+    _case((2, 11, 10, 1), (3, 2, 1, 3), (1, 2), "SAME", dilation=(2, 3)),
+    _case((2, 7, 7, 2), (2, 2, 2, 5), (1, 1), "VALID"),
+    _case((2, 6, 6, 3), (1, 1, 3, 4), (2, 2), "VALID"),
+    _case((2, 12, 12, 4), (3, 3, 4, 8), (2, 2), "SAME"),
 ]
 
 
@@ -27,8 +38,8 @@ def test_values_and_gradients_equal_lax(case):
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.normal(size=case["shape"]).astype(np.float32))
     k = jnp.asarray(rng.normal(size=case["kernel"]).astype(np.float32))
-    kwargs = dict(window_strides=case["strides"], padding=case["padding"], rhs_dilation=case["dilation"],
-                  dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=case["groups"])
+    kwargs = {"window_strides": case["strides"], "padding": case["padding"], "rhs_dilation": case["dilation"],
+              "dimension_numbers": ("NHWC", "HWIO", "NHWC"), "feature_group_count": case["groups"]}
 
     def loss(conv, x, k):
         return jnp.sum(jnp.tanh(conv(x, k, **kwargs)) * jnp.arange(1.0, 2.0, 1.0 / 7)[0])
@@ -45,7 +56,7 @@ def test_backward_convolution_has_canonical_labels_inside_a_loop():
     """The reason the module exists: no swapped-feature ('oi') kernel labels in a while body."""
     x = jnp.ones((4, 8, 8, 3))
     k = jnp.ones((3, 3, 3, 5)) * 0.1
-    kwargs = dict(window_strides=(1, 1), padding="SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    kwargs = {"window_strides": (1, 1), "padding": "SAME", "dimension_numbers": ("NHWC", "HWIO", "NHWC")}
 
     def looped(conv):
         grad = jax.grad(lambda v: jnp.sum(jnp.tanh(conv(v, k, **kwargs))))
@@ -55,3 +66,61 @@ def test_backward_convolution_has_canonical_labels_inside_a_loop():
     plain = looped(lax.conv_general_dilated).lower(x).compile().as_text()
     assert "01oi" in plain  # the slow form this module avoids (if XLA stops emitting it, this can go)
     assert "01oi" not in fast
+
+
+def _conv_count(fn, *args) -> int:
+    """Convolution ops in the compiled CPU program of ``fn``."""
+    return jax.jit(fn).lower(*args).compile().as_text().count(" convolution(")
+
+
+CONV_KWARGS = {"window_strides": (1, 1), "padding": "SAME", "dimension_numbers": ("NHWC", "HWIO", "NHWC")}
+
+
+@pytest.mark.parametrize(("c_in", "forward_convs", "gradient_convs"), [
+    (1, 0, 0),  # 3x3x1: forward and input gradient as matrix products
+    (3, 1, 1),  # 3x3x3: forward convolution (27 > 16), input gradient as a product
+    (16, 1, 2),  # 3x3x16: both convolutions
+])
+def test_cpu_first_layers_run_as_matrix_products(c_in, forward_convs, gradient_convs):
+    if jax.default_backend() != "cpu":
+        pytest.skip("the patches form is chosen for the CPU backend only")
+    x, k = jnp.ones((4, 8, 8, c_in)), jnp.ones((3, 3, c_in, 8))
+
+    def forward(v):
+        return fast_conv_general_dilated(v, k, **CONV_KWARGS)
+
+    def input_gradient(v):
+        return jax.grad(lambda u: jnp.sum(jnp.tanh(forward(u))))(v)
+
+    assert _conv_count(forward, x) == forward_convs
+    assert _conv_count(input_gradient, x) == gradient_convs
+    assert _conv_count(lambda v: lax.conv_general_dilated(v, k, **CONV_KWARGS), x) == 1
+
+
+@pytest.mark.parametrize("c_in", [1, 3])
+def test_patches_form_is_batch_invariant(c_in):
+    """Rows do not depend on the batch they are computed in (the attacks re-pack survivors)."""
+    rng = np.random.default_rng(1)
+    x = jnp.asarray(rng.random((37, 8, 8, c_in), dtype=np.float32))
+    k = jnp.asarray(rng.normal(size=(3, 3, c_in, 16)).astype(np.float32))
+    g = jnp.asarray(rng.normal(size=(37, 8, 8, 16)).astype(np.float32))
+    forward = jax.jit(lambda v: fast_conv_general_dilated(v, k, **CONV_KWARGS))
+    input_gradient = jax.jit(
+        lambda v, c: jax.vjp(lambda u: fast_conv_general_dilated(u, k, **CONV_KWARGS), v)[1](c)[0])
+    full, full_grad = np.asarray(forward(x)), np.asarray(input_gradient(x, g))
+    for b in (1, 2, 5, 16, 24):
+        np.testing.assert_array_equal(np.asarray(forward(x[:b])), full[:b])
+        np.testing.assert_array_equal(np.asarray(input_gradient(x[:b], g[:b])), full_grad[:b])
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_patches_form_keeps_low_precision_dtypes(dtype):
+    rng = np.random.default_rng(2)
+    x = jnp.asarray(rng.random((2, 8, 8, 1), dtype=np.float32)).astype(dtype)
+    k = jnp.asarray(rng.normal(size=(3, 3, 1, 8)).astype(np.float32)).astype(dtype)
+    ours = fast_conv_general_dilated(x, k, **CONV_KWARGS)
+    ref = lax.conv_general_dilated(x, k, **CONV_KWARGS)
+    assert ours.dtype == ref.dtype == dtype
+    np.testing.assert_allclose(np.asarray(ours, np.float32), np.asarray(ref, np.float32), rtol=2e-2, atol=2e-2)
+    widened = fast_conv_general_dilated(x, k, **CONV_KWARGS, preferred_element_type=jnp.float32)
+    assert widened.dtype == jnp.float32
