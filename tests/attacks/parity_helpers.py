@@ -39,10 +39,16 @@ def individual_configs(norm: str, eps: float) -> tuple:
     return ce, dlr, apgd_t, fab_t, square
 
 
-def evaluate(norm: str, attacks, *, individual: bool):
-    logits_fn, variables = load_embedded()
+@functools.cache
+def _model():
+    """One logits function for every run, so that reruns (other seeds) reuse the compiled programs."""
+    return load_embedded()
+
+
+def evaluate(norm: str, attacks, *, individual: bool, seed: int = SEED):
+    logits_fn, variables = _model()
     test = digits_split("test")
-    return run_autoattack(logits_fn, variables, test.x, test.y, attacks=attacks, key=jax.random.key(SEED),
+    return run_autoattack(logits_fn, variables, test.x, test.y, attacks=attacks, key=jax.random.key(seed),
                           batch_size=400, individual=individual, run_checks=False)
 
 

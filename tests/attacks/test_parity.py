@@ -16,6 +16,7 @@ import pytest
 
 from alignjax.attacks import presets
 from tests.attacks.parity_helpers import (
+    SEED,
     TOLERANCE_PP,
     evaluate,
     individual_configs,
@@ -37,13 +38,27 @@ def test_fixture_covers_the_acceptance():
 
 @pytest.mark.parametrize("norm", NORMS)
 def test_each_attack_alone_matches_the_reference(norm):
+    """Robust accuracy of each attack alone, within 1 pp. For APGD-CE and APGD-DLR (cheap) both sides'
+    means over the fixture's seeds are compared: one run moves by about 1 pp between seeds on either
+    side (reference L1 APGD-DLR: 74.56-76.32 % over 8 seeds), as much as the tolerance."""
     ref = reference()["norms"][norm]
-    result = evaluate(norm, individual_configs(norm, ref["eps"]), individual=True)
+    configs = individual_configs(norm, ref["eps"])
+    result = evaluate(norm, configs, individual=True)
     np.testing.assert_array_equal(result.clean_correct, np.asarray(reference()["clean"], bool))
     report = {}
     for name, flags in result.individual.items():
-        ours, theirs = robust_accuracy(flags), ref["individual"][name]["robust_accuracy"]
-        report[name] = (round(ours, 2), round(theirs, 2))
+        if name in ref["seeds"]:
+            seeds = ref["seeds"][name]["seeds"]
+            assert seeds[0] == SEED
+            rerun = [config for config in configs if config.name == name]
+            ours = [robust_accuracy(flags)] + [
+                robust_accuracy(evaluate(norm, rerun, individual=True, seed=seed).individual[name])
+                for seed in seeds[1:]
+            ]
+            theirs = ref["seeds"][name]["robust_accuracy"]
+        else:
+            ours, theirs = [robust_accuracy(flags)], [ref["individual"][name]["robust_accuracy"]]
+        report[name] = (round(float(np.mean(ours)), 2), round(float(np.mean(theirs)), 2))
     print(norm, report)
     for name, (ours, theirs) in report.items():
         assert abs(ours - theirs) <= TOLERANCE_PP, f"{norm} {name}: ours {ours:.2f}% vs reference {theirs:.2f}%"
