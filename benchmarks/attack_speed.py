@@ -12,8 +12,9 @@ pays for every iteration, restart, target and query: gpu-anchors.md's fair-timin
 alignjax's APGD-CE; both sides use it): there the time must fall with the survivors.
 
 Prints, per attack and for the whole standard cascade, seconds of both sides, the speed-up
-(reference / alignjax), images x iterations per second, robust accuracy of both, and the time of a
-bare jitted forward+backward of the same model and batch (the limit an APGD iteration can reach).
+(reference / alignjax), images x iterations per second, robust accuracy of both, and the rates of a
+bare jitted forward+backward (the limit an APGD iteration can reach) and forward (a Square query's
+limit) of the same model and batch, with the same two rates of the reference's torch model.
 alignjax is timed after a first, compiling call (its extra time is printed as "compile"). With
 ``--repeat N`` both sides run N times, alternated, and the medians are compared (this VM's timings
 move by +-15 % between runs; the per-run speed-up range is printed). Peak device
@@ -115,6 +116,50 @@ def bare_step_seconds(logits_fn, variables, x, y, repeat: int = 5) -> float:
     return (time.perf_counter() - start) / repeat
 
 
+def bare_forward_seconds(logits_fn, variables, x, repeat: int = 5) -> float:
+    """One jitted forward pass on one batch (the limit of a Square query)."""
+    forward = jax.jit(logits_fn)
+    xb = jax.device_put(x)
+    forward(variables, xb).block_until_ready()
+    start = time.perf_counter()
+    for _ in range(repeat):
+        out = forward(variables, xb)
+    out.block_until_ready()
+    return (time.perf_counter() - start) / repeat
+
+
+def torch_bare_seconds(model, x, y, device, repeat: int = 5) -> tuple[float, float]:
+    """(forward, forward+backward) seconds of the reference's torch model on one batch, the same
+    two limits on the reference's side (input gradient of the summed cross-entropy, as APGD-CE)."""
+    import torch
+
+    model = model.to(device)
+    xt = torch.from_numpy(np.ascontiguousarray(np.transpose(x, (0, 3, 1, 2)))).to(device)
+    yt = torch.from_numpy(y.astype(np.int64)).to(device)
+
+    def timed(step) -> float:
+        step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(repeat):
+            step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return (time.perf_counter() - start) / repeat
+
+    def forward():
+        with torch.no_grad():
+            return model(xt)
+
+    def forward_backward():
+        z = xt.clone().requires_grad_(True)
+        loss = torch.nn.functional.cross_entropy(model(z), yt, reduction="sum")
+        return torch.autograd.grad(loss, z)[0]
+
+    return timed(forward), timed(forward_backward)
+
+
 def run_ours(logits_fn, variables, x, y, attacks, batch_size) -> tuple[float, float]:
     """(seconds, robust accuracy) of one alignjax run of ``attacks``."""
     kwargs = dict(attacks=tuple(attacks), key=jax.random.key(0), batch_size=batch_size, run_checks=False)
@@ -203,8 +248,14 @@ def main() -> None:
         for precision in args.precision.split(","):
             logits_fn = with_compute_dtype(logits32, precision)
             bare = bare_step_seconds(logits_fn, variables, x[:batch_size], y[:batch_size])
+            bare_forward = bare_forward_seconds(logits_fn, variables, x[:batch_size])
+            torch_forward, torch_bare = (float("nan"),) * 2
+            if not args.no_reference and precision == args.precision.split(",")[0]:
+                torch_forward, torch_bare = torch_bare_seconds(model, x[:batch_size], y[:batch_size], args.device)
             print(f"\n## mode {mode} (eps {eps:.3g}), alignjax {precision}; bare jitted fwd+bwd: "
-                  f"{batch_size / bare:,.0f} img/s", flush=True)
+                  f"{batch_size / bare:,.0f} img/s, fwd: {batch_size / bare_forward:,.0f} img/s | reference's "
+                  f"torch model fwd+bwd: {batch_size / torch_bare:,.0f} img/s, fwd: {batch_size / torch_forward:,.0f} img/s",
+                  flush=True)
             print(f"{'run':9} {'alignjax s':>10} {'compile s':>9} {'reference s':>11} {'speed-up':>8} "
                   f"{'per-run':>11} {'ours img*it/s':>13} {'vs bare':>7}  robust% ours/ref", flush=True)
             # The cascade first: it compiles every program the single attacks use (same configs, shapes).
@@ -236,7 +287,10 @@ def main() -> None:
                 rows.append(dict(workload=args.workload, mode=mode, eps=eps, precision=precision, run=name,
                                  alignjax_s=ours, compile_s=compile_s, reference_s=ref, speedup=ref / ours,
                                  alignjax_runs=ours_runs, reference_runs=ref_runs,
-                                 img_it_per_s=rate, bare_img_per_s=batch_size / bare, robust_ours=acc,
+                                 img_it_per_s=rate, bare_img_per_s=batch_size / bare,
+                                 bare_forward_img_per_s=batch_size / bare_forward,
+                                 torch_bare_img_per_s=batch_size / torch_bare,
+                                 torch_forward_img_per_s=batch_size / torch_forward, robust_ours=acc,
                                  robust_reference=ref_acc))
                 if args.json:  # after every row, so that a run stopped by a time limit keeps what it measured
                     args.json.write_text(json.dumps(rows, indent=1))
