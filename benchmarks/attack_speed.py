@@ -162,7 +162,7 @@ def torch_bare_seconds(model, x, y, device, repeat: int = 5) -> tuple[float, flo
 
 def run_ours(logits_fn, variables, x, y, attacks, batch_size) -> tuple[float, float]:
     """(seconds, robust accuracy) of one alignjax run of ``attacks``."""
-    kwargs = dict(attacks=tuple(attacks), key=jax.random.key(0), batch_size=batch_size, run_checks=False)
+    kwargs = {"attacks": tuple(attacks), "key": jax.random.key(0), "batch_size": batch_size, "run_checks": False}
     start = time.perf_counter()
     result = run_autoattack(logits_fn, variables, x, y, **kwargs)
     return time.perf_counter() - start, result.robust_accuracy
@@ -254,8 +254,8 @@ def main() -> None:
                 torch_forward, torch_bare = torch_bare_seconds(model, x[:batch_size], y[:batch_size], args.device)
             print(f"\n## mode {mode} (eps {eps:.3g}), alignjax {precision}; bare jitted fwd+bwd: "
                   f"{batch_size / bare:,.0f} img/s, fwd: {batch_size / bare_forward:,.0f} img/s | reference's "
-                  f"torch model fwd+bwd: {batch_size / torch_bare:,.0f} img/s, fwd: {batch_size / torch_forward:,.0f} img/s",
-                  flush=True)
+                  f"torch model fwd+bwd: {batch_size / torch_bare:,.0f} img/s, "
+                  f"fwd: {batch_size / torch_forward:,.0f} img/s", flush=True)
             print(f"{'run':9} {'alignjax s':>10} {'compile s':>9} {'reference s':>11} {'speed-up':>8} "
                   f"{'per-run':>11} {'ours img*it/s':>13} {'vs bare':>7}  robust% ours/ref", flush=True)
             # The cascade first: it compiles every program the single attacks use (same configs, shapes).
@@ -284,14 +284,14 @@ def main() -> None:
                 spread = f"{min(ratios):.2f}-{max(ratios):.2f}x" if len(ratios) > 1 else ""
                 print(f"{name:9} {ours:10.2f} {compile_s:9.2f} {ref:11.2f} {ref / ours:7.2f}x {spread:>11} "
                       f"{rate:13,.0f} {vs_bare:6.2f}x  {acc:.2f}/{ref_acc:.2f}", flush=True)
-                rows.append(dict(workload=args.workload, mode=mode, eps=eps, precision=precision, run=name,
-                                 alignjax_s=ours, compile_s=compile_s, reference_s=ref, speedup=ref / ours,
-                                 alignjax_runs=ours_runs, reference_runs=ref_runs,
-                                 img_it_per_s=rate, bare_img_per_s=batch_size / bare,
-                                 bare_forward_img_per_s=batch_size / bare_forward,
-                                 torch_bare_img_per_s=batch_size / torch_bare,
-                                 torch_forward_img_per_s=batch_size / torch_forward, robust_ours=acc,
-                                 robust_reference=ref_acc))
+                rows.append({"workload": args.workload, "mode": mode, "eps": eps, "precision": precision, "run": name,
+                                 "alignjax_s": ours, "compile_s": compile_s, "reference_s": ref, "speedup": ref / ours,
+                                 "alignjax_runs": ours_runs, "reference_runs": ref_runs,
+                                 "img_it_per_s": rate, "bare_img_per_s": batch_size / bare,
+                                 "bare_forward_img_per_s": batch_size / bare_forward,
+                                 "torch_bare_img_per_s": batch_size / torch_bare,
+                                 "torch_forward_img_per_s": batch_size / torch_forward, "robust_ours": acc,
+                                 "robust_reference": ref_acc})
                 if args.json:  # after every row, so that a run stopped by a time limit keeps what it measured
                     args.json.write_text(json.dumps(rows, indent=1))
     print(f"\npeak device memory (alignjax): {peak_memory()}")

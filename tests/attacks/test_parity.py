@@ -34,6 +34,12 @@ def test_fixture_covers_the_acceptance():
         entry = ref["norms"][norm]
         assert set(entry["individual"]) >= {"apgd-ce", "apgd-dlr", "apgd-t", "fab-t", "square"}
         assert len(entry["standard"]["robust"]) == ref["n"]
+        assert set(entry["seeds"]) >= {"apgd-ce", "apgd-dlr"}
+        for name, seeded in entry["seeds"].items():
+            assert seeded["seeds"][0] == ref["seed"] and len(seeded["seeds"]) >= 5
+            assert len(seeded["robust_accuracy"]) == len(seeded["seeds"])
+            # the seeded runs' first is the stored single run, repeated
+            assert seeded["robust_accuracy"][0] == entry["individual"][name]["robust_accuracy"]
 
 
 @pytest.mark.parametrize("norm", NORMS)
