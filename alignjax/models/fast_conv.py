@@ -23,10 +23,6 @@ and its exact linear transpose; the choice is made when the program is lowered
 gradient 3.2-3.3x faster; 3 -> 16 channels, input gradient 4.1-4.4x; 3 -> 64, about even; from 8
 input channels on the convolution wins (0.2-0.4x), as it does for 7x7 and 11x11 stems' forward passes.
 The embedded digits CNN: forward 2.45 -> 1.97 ms, forward+backward 8.3 -> 7.3 ms per batch of 400.
-Small feature maps: XLA's CPU backend rewrites a 3x3 convolution on a 2x2 map into a slow form (512
-channels, batch 8: 67 ms forward, 68 ms input gradient; as a product 1.4 and 1.0 ms), and at 1x1 and
-4x4 outputs the product is 1.3-7x faster too, so maps of at most 16 output pixels (ImageNet networks
-fed small images, e.g. ResNet-50's last stage at 64 px) use it whatever the channels.
 Values differ from the convolution's by float rounding only (another summation order).
 Models pass it to ``flax.linen.Conv(conv_general_dilated=...)`` through ``alignjax.models.layers.Conv``.
 """
@@ -39,15 +35,13 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-# First layers and small feature maps on CPU (see the module docstring): windows of at most
-# CPU_PATCHES_MAX_WINDOW positions run as patches @ kernel, the forward pass when kh * kw * c_in <=
-# CPU_PATCHES_FORWARD_MAX_CONTRACTION and the input gradient when c_in <= CPU_PATCHES_BACKWARD_MAX_CHANNELS,
-# both when the output has at most CPU_PATCHES_MAX_OUTPUT_POSITIONS pixels. The rule depends on the
-# kernel and the image size, never on the batch size, so rows stay batch-invariant.
+# First layers on CPU (see the module docstring): windows of at most CPU_PATCHES_MAX_WINDOW positions run
+# as patches @ kernel, the forward pass when kh * kw * c_in <= CPU_PATCHES_FORWARD_MAX_CONTRACTION and
+# the input gradient when c_in <= CPU_PATCHES_BACKWARD_MAX_CHANNELS. The rule depends on the kernel
+# only, never on the batch size, so rows stay batch-invariant.
 CPU_PATCHES_MAX_WINDOW = 9
 CPU_PATCHES_FORWARD_MAX_CONTRACTION = 16
 CPU_PATCHES_BACKWARD_MAX_CHANNELS = 4
-CPU_PATCHES_MAX_OUTPUT_POSITIONS = 16
 
 
 def fast_conv_general_dilated(
@@ -85,9 +79,8 @@ def fast_conv_general_dilated(
     plan = _patch_plan(lhs.shape, rhs.shape, dn, static)
     window, c_in = rhs.shape[0] * rhs.shape[1], rhs.shape[2]  # HWIO whenever there is a plan
     small_window = plan is not None and window <= CPU_PATCHES_MAX_WINDOW
-    small_output = small_window and plan.out_hw[0] * plan.out_hw[1] <= CPU_PATCHES_MAX_OUTPUT_POSITIONS
-    patches_forward = small_output or (small_window and window * c_in <= CPU_PATCHES_FORWARD_MAX_CONTRACTION)
-    patches_backward = small_output or (small_window and c_in <= CPU_PATCHES_BACKWARD_MAX_CHANNELS)
+    patches_forward = small_window and window * c_in <= CPU_PATCHES_FORWARD_MAX_CONTRACTION
+    patches_backward = small_window and c_in <= CPU_PATCHES_BACKWARD_MAX_CHANNELS
 
     def forward(x, k):
         if not patches_forward:

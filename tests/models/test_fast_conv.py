@@ -30,10 +30,6 @@ CASES = [
     _case((2, 7, 7, 2), (2, 2, 2, 5), (1, 1), "VALID"),
     _case((2, 6, 6, 3), (1, 1, 3, 4), (2, 2), "VALID"),
     _case((2, 12, 12, 4), (3, 3, 4, 8), (2, 2), "SAME"),
-    # Small maps (at most 16 output pixels): patches whatever the channels.
-    _case((2, 2, 2, 16), (3, 3, 16, 8), (1, 1), "SAME"),
-    _case((2, 7, 7, 8), (3, 3, 8, 12), (2, 2), ((1, 1), (1, 1))),
-    _case((2, 1, 1, 32), (3, 3, 32, 8), (1, 1), "SAME"),
 ]
 
 
@@ -80,16 +76,15 @@ def _conv_count(fn, *args) -> int:
 CONV_KWARGS = {"window_strides": (1, 1), "padding": "SAME", "dimension_numbers": ("NHWC", "HWIO", "NHWC")}
 
 
-@pytest.mark.parametrize(("size", "c_in", "forward_convs", "gradient_convs"), [
-    (8, 1, 0, 0),  # 3x3x1: forward and input gradient as matrix products
-    (8, 3, 1, 1),  # 3x3x3: forward convolution (27 > 16), input gradient as a product
-    (8, 16, 1, 2),  # 3x3x16 on 64 output pixels: both convolutions
-    (4, 16, 0, 0),  # 3x3x16 on 16 output pixels: both products
+@pytest.mark.parametrize(("c_in", "forward_convs", "gradient_convs"), [
+    (1, 0, 0),  # 3x3x1: forward and input gradient as matrix products
+    (3, 1, 1),  # 3x3x3: forward convolution (27 > 16), input gradient as a product
+    (16, 1, 2),  # 3x3x16: both convolutions
 ])
-def test_cpu_first_layers_and_small_maps_run_as_matrix_products(size, c_in, forward_convs, gradient_convs):
+def test_cpu_first_layers_run_as_matrix_products(c_in, forward_convs, gradient_convs):
     if jax.default_backend() != "cpu":
         pytest.skip("the patches form is chosen for the CPU backend only")
-    x, k = jnp.ones((4, size, size, c_in)), jnp.ones((3, 3, c_in, 8))
+    x, k = jnp.ones((4, 8, 8, c_in)), jnp.ones((3, 3, c_in, 8))
 
     def forward(v):
         return fast_conv_general_dilated(v, k, **CONV_KWARGS)
