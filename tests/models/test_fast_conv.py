@@ -30,6 +30,17 @@ CASES = [
     _case((2, 7, 7, 2), (2, 2, 2, 5), (1, 1), "VALID"),
     _case((2, 6, 6, 3), (1, 1, 3, 4), (2, 2), "VALID"),
     _case((2, 12, 12, 4), (3, 3, 4, 8), (2, 2), "SAME"),
+    # Disjoint windows (every 1x1, patch embeddings): CPU runs forward and both gradients as products.
+    _case((2, 5, 5, 24), (1, 1, 24, 16), (1, 1), "VALID"),
+    _case((2, 7, 6, 8), (1, 1, 8, 12), (2, 2), "SAME"),
+    _case((2, 10, 11, 3), (4, 4, 3, 8), (4, 4), "VALID"),  # the last row and columns are dropped
+    _case((2, 9, 9, 5), (2, 2, 5, 4), (3, 3), ((1, 2), (0, 1))),  # windows smaller than the stride
+    # Depthwise (one input feature per group): CPU runs them as sums of shifted views.
+    _case((2, 9, 9, 8), (7, 7, 1, 8), (1, 1), ((3, 3), (3, 3)), groups=8),  # ConvNeXt's
+    _case((2, 8, 9, 3), (3, 3, 1, 6), (1, 1), "SAME", groups=3),  # two outputs per group
+    _case((2, 9, 8, 4), (3, 3, 1, 4), (2, 2), "SAME", groups=4),
+    _case((2, 9, 9, 4), (3, 2, 1, 4), (1, 1), ((3, 1), (0, 2)), groups=4, dilation=(2, 1)),
+    _case((2, 7, 7, 2), (3, 3, 1, 2), (1, 1), ((4, 0), (1, 3)), groups=2),  # padding beyond the window
 ]
 
 
@@ -44,8 +55,9 @@ def test_values_and_gradients_equal_lax(case):
     def loss(conv, x, k):
         return jnp.sum(jnp.tanh(conv(x, k, **kwargs)) * jnp.arange(1.0, 2.0, 1.0 / 7)[0])
 
+    # float32 sums in another order (up to 49 terms of magnitude ~1 here): last-bit differences only
     np.testing.assert_allclose(fast_conv_general_dilated(x, k, **kwargs), lax.conv_general_dilated(x, k, **kwargs),
-                               rtol=1e-6, atol=1e-6)
+                               rtol=1e-5, atol=1e-5)
     ours = jax.grad(lambda a, b: loss(fast_conv_general_dilated, a, b), argnums=(0, 1))(x, k)
     ref = jax.grad(lambda a, b: loss(lax.conv_general_dilated, a, b), argnums=(0, 1))(x, k)
     for a, b in zip(ours, ref):
@@ -97,6 +109,29 @@ def test_cpu_first_layers_run_as_matrix_products(c_in, forward_convs, gradient_c
     assert _conv_count(lambda v: lax.conv_general_dilated(v, k, **CONV_KWARGS), x) == 1
 
 
+@pytest.mark.parametrize(("kernel", "strides", "groups"), [
+    ((1, 1, 32, 16), (1, 1), 1),  # a bottleneck's 1x1
+    ((1, 1, 32, 64), (2, 2), 1),  # a strided shortcut
+    ((4, 4, 3, 16), (4, 4), 1),  # a patch embedding
+    ((7, 7, 1, 32), (1, 1), 32),  # a depthwise 7x7
+])
+def test_cpu_disjoint_and_depthwise_convolutions_are_not_convolutions(kernel, strides, groups):
+    """On CPU these run without XLA's convolution in the forward pass and in both gradients."""
+    if jax.default_backend() != "cpu":
+        pytest.skip("the product and sum forms are chosen for the CPU backend only")
+    c_in = kernel[2] * groups
+    x, k = jnp.ones((2, 16, 16, c_in)), jnp.ones(kernel) * 0.1
+    kwargs = {"window_strides": strides, "padding": "SAME", "dimension_numbers": ("NHWC", "HWIO", "NHWC"),
+              "feature_group_count": groups}
+
+    def loss(v, w):
+        return jnp.sum(jnp.tanh(fast_conv_general_dilated(v, w, **kwargs)))
+
+    assert _conv_count(lambda v: fast_conv_general_dilated(v, k, **kwargs), x) == 0
+    assert _conv_count(jax.grad(loss, argnums=(0, 1)), x, k) == 0
+    assert _conv_count(lambda v: lax.conv_general_dilated(v, k, **kwargs), x) == 1
+
+
 @pytest.mark.parametrize("c_in", [1, 3])
 def test_patches_form_is_batch_invariant(c_in):
     """Rows do not depend on the batch they are computed in (the attacks re-pack survivors)."""
@@ -124,3 +159,20 @@ def test_patches_form_keeps_low_precision_dtypes(dtype):
     np.testing.assert_allclose(np.asarray(ours, np.float32), np.asarray(ref, np.float32), rtol=2e-2, atol=2e-2)
     widened = fast_conv_general_dilated(x, k, **CONV_KWARGS, preferred_element_type=jnp.float32)
     assert widened.dtype == jnp.float32
+
+
+def test_depthwise_form_is_batch_invariant_and_keeps_low_precision_dtypes():
+    rng = np.random.default_rng(3)
+    x = jnp.asarray(rng.random((37, 9, 9, 8), dtype=np.float32))
+    k = jnp.asarray(rng.normal(size=(7, 7, 1, 8)).astype(np.float32))
+    g = jnp.asarray(rng.normal(size=(37, 9, 9, 8)).astype(np.float32))
+    kwargs = {**CONV_KWARGS, "feature_group_count": 8}
+    forward = jax.jit(lambda v: fast_conv_general_dilated(v, k, **kwargs))
+    input_gradient = jax.jit(lambda v, c: jax.vjp(lambda u: fast_conv_general_dilated(u, k, **kwargs), v)[1](c)[0])
+    full, full_grad = np.asarray(forward(x)), np.asarray(input_gradient(x, g))
+    for b in (1, 2, 5, 16):
+        np.testing.assert_array_equal(np.asarray(forward(x[:b])), full[:b])
+        np.testing.assert_array_equal(np.asarray(input_gradient(x[:b], g[:b])), full_grad[:b])
+    low = fast_conv_general_dilated(x.astype(jnp.bfloat16), k.astype(jnp.bfloat16), **kwargs)
+    assert low.dtype == jnp.bfloat16
+    np.testing.assert_allclose(np.asarray(low, np.float32), full, rtol=5e-2, atol=5e-2)
