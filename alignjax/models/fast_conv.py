@@ -28,11 +28,12 @@ Two more kinds run without XLA's CPU convolution, in the forward pass and both g
 - disjoint windows (no larger than the stride, undilated: every 1x1 convolution, ViT's 16x16/16 and
   ConvNeXt's 4x4/4 patch embeddings) as one matrix product over patches cut by a reshape. XLA's CPU
   convolution runs a ResNet-50 1x1 at 50-90 GFLOP/s where the product reaches 150-200; a ViT patch
-  embedding's input gradient went from 93 to 10 ms (batch 4, 224 px);
+  embedding's forward pass and input gradient went from 93 to 10 ms (batch 4, 224 px);
 - depthwise convolutions (one input feature per group: ConvNeXt's 7x7) as a sum of the window's shifted
   views times per-feature weights, fused by XLA into one loop, and at stride 1 their input gradient as
-  the same kind of sum over the flipped kernel. XLA's CPU grouped convolution ran these at 1-2 GFLOP/s:
-  ConvNeXt-T forward+backward at batch 4 went from 1.71 to 0.84 s.
+  the same kind of sum over the flipped kernel. XLA's CPU grouped convolution ran these at 1-11 GFLOP/s:
+  ConvNeXt-T's forward pass and input gradient at batch 4, 224 px went from 1.69 to 0.72 s
+  (``benchmarks/model_speed.py``, RESULTS.md).
 Values differ from the convolution's by float rounding only (another summation order).
 Models pass it to ``flax.linen.Conv(conv_general_dilated=...)`` through ``alignjax.models.layers.Conv``.
 """
@@ -219,7 +220,7 @@ def _shifted_patches(x: jax.Array, kernel_shape, plan: _PatchPlan) -> jax.Array:
 def _depthwise_conv(x: jax.Array, k: jax.Array, plan: _PatchPlan, static: dict[str, Any]) -> jax.Array:
     """A convolution with one input feature per group (depthwise, e.g. ConvNeXt's 7x7) as a sum over the
     window of shifted views times the kernel's per-feature weights: elementwise work XLA fuses into one
-    loop, where XLA's CPU grouped convolution runs at 1-2 GFLOP/s (7x7, 192 features at 28x28, batch 4:
+    loop, where XLA's CPU grouped convolution runs at 1-11 GFLOP/s (7x7, 192 features at 28x28, batch 4:
     forward 37.6 -> 1.3 ms on the 2-core CPU). Output feature ``o`` reads input feature ``o // multiplier``,
     as grouped convolutions do."""
     kh, kw, _, c_out = k.shape
@@ -264,7 +265,7 @@ def _disjoint_patches(x: jax.Array, kernel_shape, plan: _PatchPlan) -> jax.Array
     """The same patches when windows do not overlap (``_windows_disjoint``): the padded input cut into
     ``sh x sw`` blocks by a reshape, each block's top-left ``kh x kw`` corner kept. Its transpose is a
     reshape too, where the shifted views' transpose scatters ``kh * kw`` strided slices (a ViT's 16x16
-    patch embedding: input gradient 93 -> 10 ms at batch 4 on the 2-core CPU)."""
+    patch embedding: forward + input gradient 93 -> 10 ms at batch 4 on the 2-core CPU)."""
     kh, kw, c_in, _ = kernel_shape
     (sh, sw), (ho, wo) = plan.strides, plan.out_hw
     (top, bottom), (left, right) = plan.pads
