@@ -31,7 +31,7 @@ Two more kinds run without XLA's CPU convolution, in the forward pass and both g
   embedding's forward pass and input gradient went from 93 to 10 ms (batch 4, 224 px);
 - depthwise convolutions (one input feature per group: ConvNeXt's 7x7) as a sum of the window's shifted
   views times per-feature weights, fused by XLA into one loop, and at stride 1 their input gradient as
-  the same kind of sum over the flipped kernel. XLA's CPU grouped convolution ran these at 1-11 GFLOP/s:
+  the same kind of sum over the flipped kernel. XLA's CPU grouped convolution ran these at 1.3-1.6 GFLOP/s:
   ConvNeXt-T's forward pass and input gradient at batch 4, 224 px went from 1.69 to 0.72 s
   (``benchmarks/model_speed.py``, RESULTS.md).
 Values differ from the convolution's by float rounding only (another summation order).
@@ -220,7 +220,7 @@ def _shifted_patches(x: jax.Array, kernel_shape, plan: _PatchPlan) -> jax.Array:
 def _depthwise_conv(x: jax.Array, k: jax.Array, plan: _PatchPlan, static: dict[str, Any]) -> jax.Array:
     """A convolution with one input feature per group (depthwise, e.g. ConvNeXt's 7x7) as a sum over the
     window of shifted views times the kernel's per-feature weights: elementwise work XLA fuses into one
-    loop, where XLA's CPU grouped convolution runs at 1-11 GFLOP/s (7x7, 192 features at 28x28, batch 4:
+    loop, where XLA's CPU grouped convolution runs at 1.3-1.6 GFLOP/s (7x7, 192 features at 28x28, batch 4:
     forward 37.6 -> 1.3 ms on the 2-core CPU). Output feature ``o`` reads input feature ``o // multiplier``,
     as grouped convolutions do."""
     kh, kw, _, c_out = k.shape
