@@ -25,7 +25,6 @@ import functools
 import json
 import platform
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -34,21 +33,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from convert_speed import best_of  # benchmarks/ is sys.path[0] when run as a script
+
 from alignjax.models.registry import build_architecture
 from tests.models import helpers
 from tests.models.references import UPSTREAM
 
 DEFAULT_ARCHS = ("resnet50", "convnext_tiny", "vit_base_patch16_224")
-
-
-def best_seconds(step, repeat: int) -> float:
-    step()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def alignjax_steps(arch: str, x: np.ndarray, y: np.ndarray):
@@ -113,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     for arch in archs:
         ours, theirs = alignjax_steps(arch, x, y), torch_steps(arch, x, y)
         for name, mine, reference in zip(("forward", "forward+backward"), ours, theirs, strict=True):
-            a, t = best_seconds(mine, args.repeat), best_seconds(reference, args.repeat)
+            a, t = best_of(mine, args.repeat), best_of(reference, args.repeat)
             rows.append({"arch": arch, "pass": name, "alignjax_ms": 1e3 * a, "torch_ms": 1e3 * t, "ratio": t / a,
                          "batch": args.batch, "size": args.size})
             print(f"{arch:<24} {name:<17} {1e3 * a:12.1f} {1e3 * t:10.1f} {t / a:16.2f}x", flush=True)

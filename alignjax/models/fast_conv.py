@@ -268,9 +268,10 @@ def _disjoint_patches(x: jax.Array, kernel_shape, plan: _PatchPlan) -> jax.Array
     patch embedding: forward + input gradient 93 -> 10 ms at batch 4 on the 2-core CPU)."""
     kh, kw, c_in, _ = kernel_shape
     (sh, sw), (ho, wo) = plan.strides, plan.out_hw
-    (top, bottom), (left, right) = plan.pads
+    (top, _), (left, _) = plan.pads
     n, h, w, _ = x.shape
-    # Pad to at least ho * sh by wo * sw (blocks may reach past the last window), then crop to exactly that.
-    xp = jnp.pad(x, ((0, 0), (top, max(bottom, ho * sh - h - top)), (left, max(right, wo * sw - w - left)), (0, 0)))
-    blocks = xp[:, : ho * sh, : wo * sw].reshape(n, ho, sh, wo, sw, c_in)[:, :, :kh, :, :kw, :]
+    # Exactly ho * sh by wo * sw: the high side padded or cropped (blocks may reach past the last window,
+    # and padding past it is never read).
+    high = ((0, 0, 0), (top, ho * sh - h - top, 0), (left, wo * sw - w - left, 0), (0, 0, 0))
+    blocks = lax.pad(x, jnp.zeros((), x.dtype), high).reshape(n, ho, sh, wo, sw, c_in)[:, :, :kh, :, :kw, :]
     return blocks.transpose(0, 1, 3, 2, 4, 5).reshape(n, ho, wo, kh * kw * c_in)
