@@ -70,6 +70,16 @@ def test_cpu_programs_use_the_network_only_for_short_rows():
     assert hlo_has_sort(sorting.NETWORK_MAX_LENGTH + 1)
 
 
+@pytest.mark.parametrize("platform", ["cuda", "rocm", "tpu"])
+def test_accelerator_programs_keep_the_library_sort(platform):
+    """The network is CPU-only: lowered for a GPU/TPU (no device needed), sort and argsort are XLA's sort."""
+    rows = jnp.zeros((8, sorting.NETWORK_MAX_LENGTH), jnp.float32)
+    for fn in (sorting.sort, sorting.argsort):
+        text = jax.export.export(jax.jit(fn), platforms=[platform])(rows).mlir_module()
+        assert text.count("stablehlo.sort") == 1
+        assert "stablehlo.concatenate" not in text  # the network's compare-exchange stacks
+
+
 def test_float64_keeps_its_precision():
     """float64 values equal in float32 must still sort by their float64 values (library sort)."""
     with jax.enable_x64(True):

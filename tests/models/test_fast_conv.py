@@ -44,13 +44,19 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_values_and_gradients_equal_lax(case):
+def _inputs(case):
+    """Seeded normal images and kernel of ``case``, and its convolution keyword arguments."""
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.normal(size=case["shape"]).astype(np.float32))
     k = jnp.asarray(rng.normal(size=case["kernel"]).astype(np.float32))
     kwargs = {"window_strides": case["strides"], "padding": case["padding"], "rhs_dilation": case["dilation"],
               "dimension_numbers": ("NHWC", "HWIO", "NHWC"), "feature_group_count": case["groups"]}
+    return x, k, kwargs
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_values_and_gradients_equal_lax(case):
+    x, k, kwargs = _inputs(case)
 
     def loss(conv, x, k):
         return jnp.sum(jnp.tanh(conv(x, k, **kwargs)) * jnp.arange(1.0, 2.0, 1.0 / 7)[0])
@@ -130,6 +136,28 @@ def test_cpu_disjoint_and_depthwise_convolutions_are_not_convolutions(kernel, st
     assert _conv_count(lambda v: fast_conv_general_dilated(v, k, **kwargs), x) == 0
     assert _conv_count(jax.grad(loss, argnums=(0, 1)), x, k) == 0
     assert _conv_count(lambda v: lax.conv_general_dilated(v, k, **kwargs), x) == 1
+
+
+def _lowered_ops(fn, platform: str, *args) -> tuple[int, int]:
+    """(convolutions, matrix products) in ``fn``'s StableHLO lowered for ``platform`` (no device needed)."""
+    text = jax.export.export(jax.jit(fn), platforms=[platform])(*args).mlir_module()
+    return text.count("stablehlo.convolution"), text.count("stablehlo.dot_general")
+
+
+@pytest.mark.parametrize("platform", ["cuda", "rocm", "tpu"])
+@pytest.mark.parametrize("case", CASES)
+def test_accelerator_programs_keep_xla_convolution(case, platform):
+    """The product and sum forms are CPU-only: a GPU/TPU program has lax's convolutions and no products."""
+    x, k, kwargs = _inputs(case)
+
+    def loss(conv):
+        return lambda v, w: jnp.sum(jnp.tanh(conv(v, w, **kwargs)))
+
+    grads = (jax.grad(loss(fast_conv_general_dilated), argnums=(0, 1)),
+             jax.grad(loss(lax.conv_general_dilated), argnums=(0, 1)))
+    ours, plain = (_lowered_ops(g, platform, x, k) for g in grads)
+    assert ours == plain
+    assert ours[0] == 3 and ours[1] == 0
 
 
 @pytest.mark.parametrize("c_in", [1, 3])
