@@ -8,16 +8,17 @@ again. A bitonic sorting network written as whole-array
 compare-exchange steps (``log2(n) (log2(n) + 1) / 2`` of them, each one fused elementwise loop) sorts
 the same rows in 0.9-1.9 ms. The steps run as the trips of one ``fori_loop`` (two per trip), each
 pairing position ``i`` with ``i XOR half`` through two shifted slices, rather than unrolled: unrolled,
-the 21-28 steps of a 64- or 128-value sort cost XLA 1.3-2.1 s to compile each time a program contained
-one (the L1 APGD program took 26 s to compile, 12 s now; the digits FAB-T's about 2-3 s less), and the
-loop sorts as fast (400 x 64 values: 1.4-1.6 ms either way; 400 x 128: 1.9-2.0 ms). For long rows the network's ``O(n log^2 n)`` work loses to the library
-sort (measured: 1.7x faster at 784 values, 0.75x at 3072), and accelerators have their own fast sort,
-so the network is used only on CPU and only for rows of at most ``NETWORK_MAX_LENGTH`` values; every
-other case is ``jnp.argsort``/``jnp.sort``. The choice is made per platform when the program is
-lowered (``lax.platform_dependent``). Not for sorts that are differentiated: the DLR losses sort
-10-class logits inside APGD's gradient, where the network's backward pass (a select per stage) made
-APGD-T slower (9.2 s vs 7.4 s on the digits workload) and its compilation longer; they keep
-``jnp.sort``.
+the 21-28 steps of a 64- or 128-value sort cost XLA 1.3-2.1 s to compile wherever a program sorted
+(the L1 cascade, with several sort sites, compiled in 33 s, now 15 s), and the loop sorts almost as
+fast (400 x 64 values: 1.3-1.4 ms unrolled, 1.4-1.6 ms as a loop; 400 x 128: 2.0 and 1.9-2.1 ms; the
+L1 cascade runs about 5 % slower, RESULTS.md). For long rows the network's ``O(n log^2 n)`` work
+loses to the library sort (measured: 1.7x faster at 784 values, 0.75x at 3072), and accelerators have
+their own fast sort, so the network is used only on CPU and only for rows of at most
+``NETWORK_MAX_LENGTH`` values; every other case is ``jnp.argsort``/``jnp.sort``. The choice is made
+per platform when the program is lowered (``lax.platform_dependent``). Not for sorts that are
+differentiated: the DLR losses sort 10-class logits inside APGD's gradient, where the network's
+backward pass (a select per stage) made APGD-T slower (9.2 s vs 7.4 s on the digits workload) and its
+compilation longer; they keep ``jnp.sort``.
 
 Both paths give the same answer: ``jnp.argsort(..., stable=True)``'s order, ties kept in index
 order, ``-0.0`` equal to ``0.0``, every NaN after ``+inf`` (the network compares each value's

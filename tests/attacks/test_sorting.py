@@ -77,7 +77,7 @@ def test_accelerator_programs_keep_the_library_sort(platform):
     for fn in (sorting.sort, sorting.argsort):
         text = jax.export.export(jax.jit(fn), platforms=[platform])(rows).mlir_module()
         assert text.count("stablehlo.sort") == 1
-        assert "stablehlo.concatenate" not in text  # the network's compare-exchange stacks
+        assert "stablehlo.concatenate" not in text  # the network's doubled rows (partners by shifted slices)
 
 
 def test_float64_keeps_its_precision():
