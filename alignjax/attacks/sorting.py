@@ -8,15 +8,14 @@ again. A bitonic sorting network written as whole-array
 compare-exchange steps (``log2(n) (log2(n) + 1) / 2`` of them, each one fused elementwise loop) sorts
 the same rows in 0.9-1.9 ms. The steps run as the trips of one ``fori_loop`` (two per trip), each
 pairing position ``i`` with ``i XOR half`` through two shifted slices, rather than unrolled: unrolled,
-the 21-28 steps of a 64- or 128-value sort cost XLA 1.3-2.1 s to compile wherever a program sorted
-(the L1 cascade, with several sort sites, compiled in 33 s, now 15 s), and the loop sorts almost as
-fast (400 x 64 values: 1.3-1.4 ms unrolled, 1.4-1.6 ms as a loop; 400 x 128: 2.0 and 1.9-2.1 ms; the
-L1 cascade runs about 5 % slower, RESULTS.md). For long rows the network's ``O(n log^2 n)`` work
-loses to the library sort (measured: 1.7x faster at 784 values, 0.75x at 3072), and accelerators have
-their own fast sort, so the network is used only on CPU and only for rows of at most
-``NETWORK_MAX_LENGTH`` values; every other case is ``jnp.argsort``/``jnp.sort``. The choice is made
-per platform when the program is lowered (``lax.platform_dependent``). Not for sorts that are
-differentiated: the DLR losses sort 10-class logits inside APGD's gradient, where the network's
+the 21-28 steps of a 64- or 128-value sort cost XLA seconds to compile wherever a program sorted (the
+L1 cascade, with several sort sites, compiled in 33 s, now 15 s), and the loop sorts almost as fast
+(the L1 cascade runs about 5 % slower, the Linf one within noise; RESULTS.md). For long rows the
+network's ``O(n log^2 n)`` work loses to the library sort (measured: 1.7x faster at 784 values,
+0.75x at 3072), and accelerators have their own fast sort, so the network is used only on CPU and
+only for rows of at most ``NETWORK_MAX_LENGTH`` values; every other case is ``jnp.argsort``/``jnp.sort``.
+The choice is made per platform when the program is lowered (``lax.platform_dependent``). Not for
+sorts that are differentiated: the DLR losses sort 10-class logits inside APGD's gradient, where the network's
 backward pass (a select per stage) made APGD-T slower (9.2 s vs 7.4 s on the digits workload) and its
 compilation longer; they keep ``jnp.sort``.
 
@@ -66,7 +65,7 @@ def _network_sort(keys: Int[Array, "... n"], payloads: tuple[Array, ...]) -> tup
     # One compare-exchange stage per trip of a loop (compiling the unrolled stages took seconds per
     # sort in a program); stage s pairs position i with i XOR half within bitonic blocks of ``block``.
     stages = np.array([(1 << b, 1 << h) for b in range(1, size.bit_length()) for h in range(b - 1, -1, -1)],
-                      np.int32).reshape(-1, 2)
+                      np.int32)
     stages_table = jnp.asarray(stages)
     position = jnp.arange(size, dtype=jnp.int32)
 
