@@ -319,3 +319,74 @@ def _assert_within_float32_rounding(
         f"|flax - torch| = {np.abs(got - expected).max():.3g} > {atol}; against torch in float64: "
         f"flax {our_error:.3g}, torch float32 {upstream_error:.3g}"
     )
+
+
+def compare_logits_and_input_gradient(
+    arch: str,
+    torch_model: nn.Module,
+    x_nhwc: np.ndarray,
+    *,
+    mean: tuple[float, ...] | None = None,
+    std: tuple[float, ...] | None = None,
+    rtol: float = 1e-5,
+    **arch_kwargs: Any,
+) -> None:
+    """The issue-24 equality check: ``torch_model``'s state dict goes through the registered key map and
+    the strict check (``convert_state_dict``) into ``build_architecture(arch, **arch_kwargs)``; the Flax
+    eval-mode float32 logits and the input gradient of a fixed linear read-out of them must equal
+    upstream's within ``rtol`` relative to the largest upstream value (max |flax - torch| / max |torch|).
+
+    ``mean``/``std``: the normalisation upstream leaves to the data pipeline; it is applied in torch,
+    so the torch gradient is taken with respect to the same [0, 1] images as the Flax one. Where
+    upstream's own float32 result is farther than ``rtol`` from its float64 one (deep nets), Flax must
+    be as close to the float64 result as upstream's float32 one is (within a factor 2).
+    """
+    import jax.numpy as jnp
+
+    from alignjax.models import build_architecture
+
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    variables = convert_state_dict(
+        numpy_state_dict(torch_model), arch, input_shape=x_nhwc.shape[1:], **arch_kwargs
+    )
+    module = build_architecture(arch, **arch_kwargs)
+
+    def torch_side(model: nn.Module, dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+        x = nchw(x_nhwc).to(dtype).requires_grad_(True)
+        inputs = x
+        if mean is not None:
+            shift = torch.tensor(mean, dtype=dtype).reshape(1, -1, 1, 1)
+            scale = torch.tensor(std, dtype=dtype).reshape(1, -1, 1, 1)
+            inputs = (x - shift) / scale
+        logits = model.eval()(inputs)
+        weights = torch.linspace(-1.0, 1.0, logits.shape[-1], dtype=dtype)
+        (gradient,) = torch.autograd.grad((logits * weights).sum(), x)
+        return logits.detach().numpy(), nhwc(gradient)
+
+    def flax_side() -> tuple[np.ndarray, np.ndarray]:
+        def readout(images):
+            logits = module.apply(variables, images, train=False)
+            return jnp.sum(logits * jnp.linspace(-1.0, 1.0, logits.shape[-1], dtype=jnp.float32)[None, :]), logits
+
+        gradient, logits = jax.jit(jax.grad(readout, has_aux=True))(jnp.asarray(x_nhwc, jnp.float32))
+        return np.asarray(logits), np.asarray(gradient)
+
+    expected = torch_side(torch_model, torch.float32)
+    got = flax_side()
+    exact = None
+    for what, ours, theirs, index in (("logits", got[0], expected[0], 0), ("input gradient", got[1], expected[1], 1)):
+        assert ours.shape == theirs.shape and ours.dtype == np.float32, (what, ours.shape, theirs.shape)
+        scale = float(np.abs(theirs).max())
+        assert scale > 0 and np.isfinite(ours).all(), what
+        error = float(np.abs(ours - theirs).max()) / scale
+        if error <= rtol:
+            continue
+        if exact is None:
+            exact = torch_side(copy.deepcopy(torch_model).double(), torch.float64)
+        upstream_error = float(np.abs(theirs - exact[index]).max()) / scale
+        our_error = float(np.abs(ours - exact[index]).max()) / scale
+        assert our_error <= max(rtol, 2 * upstream_error), (
+            f"{arch} {what}: |flax - torch| / max|torch| = {error:.3g} > {rtol}; against torch in float64: "
+            f"flax {our_error:.3g}, torch float32 {upstream_error:.3g}"
+        )

@@ -44,6 +44,7 @@ from alignjax.attacks.autoattack import clean_predictions
 from alignjax.attacks.losses import cross_entropy
 from alignjax.models import ARCHITECTURES, build_architecture
 from tests.compile_cache import cheap_compiles
+from tests.models import families
 from tests.models.random_variables import random_variables
 
 CIFAR = (32, 32, 3)
@@ -94,12 +95,17 @@ SMALL: dict[str, tuple[dict, tuple[int, int, int]]] = {
     ),
 }
 
+SMALL.update(families.collect("SMALL"))
+
 # architecture -> the input shape its published checkpoints take
 REAL_INPUT: dict[str, tuple[int, int, int]] = {
     **{arch: IMAGENET for arch in SMALL},
     "small_cnn": DIGITS,
     **{arch: CIFAR for arch in SMALL if arch.startswith(("cifar_", "preact_", "wrn_", "dm_wrn_"))},
+    **families.collect("REAL_INPUT"),
 }
+# the largest variants: their full-size gradient check runs with -m slow (their family's smaller ones by default)
+REAL_SIZE_SLOW = frozenset(families.collect("REAL_SIZE_SLOW"))
 
 EPS = 0.25  # large on purpose: random-weight models must lose points to the white-box attacks
 N_POINTS = 4
@@ -174,7 +180,9 @@ def attack_small_model(arch: str) -> None:
     assert (result.n_queries > 0).all(), "Square spent no queries"
 
 
-@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize(
+    "arch", [pytest.param(a, marks=pytest.mark.slow) if a in REAL_SIZE_SLOW else a for a in sorted(ARCHITECTURES)]
+)
 def test_input_gradient_at_real_size(arch):
     shape = REAL_INPUT[arch]
     module = build_architecture(arch)
