@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from tests.models import families
 from tests.models.reference_builders import (
-    INCEPTION,
     IMAGENET,
+    INCEPTION,
     Reference,
     autoattack_resnet18,
     cifar_reference,
