@@ -1,12 +1,18 @@
-"""torchvision ResNet-18/34/50/101/152 (and Wide ResNet-50-2) in Flax, NHWC, module tree = torch's.
+"""torchvision ResNet-18/34/50/101/152, Wide ResNet-50-2 and ResNeXt in Flax, NHWC, module tree = torch's.
 
-He et al. 2016, "Deep Residual Learning for Image Recognition"; reference file
+He et al. 2016, "Deep Residual Learning for Image Recognition"; Xie et al. 2017, "Aggregated Residual
+Transformations for Deep Neural Networks" (ResNeXt: the bottleneck's 3x3 conv in ``groups`` groups of
+``width_per_group * planes / 64`` features each); reference file
 ``pytorch/vision@v0.20.0:torchvision/models/resnet.py`` (ResNet v1.5: the stride of a bottleneck sits
 on its 3x3 conv). Submodule names follow the torch state dict with indices joined by ``_``
 (``layer1.0.downsample.1`` -> ``layer1_0/downsample_1``), so the converter in
 ``alignjax.weights.keymaps.torchvision_cnn`` only renames and transposes.
 
-Deviations: none in the maths. Groups (ResNeXt) and dilation are not implemented. ``stem=False`` gives
+ResNeXt-101 32x16d / 32x32d / 32x48d are the WSL models of Mahajan et al. 2018, "Exploring the Limits
+of Weakly Supervised Pretraining" (facebookresearch/WSL-Images): torchvision's ``ResNet(Bottleneck,
+[3, 4, 23, 3], groups=32, width_per_group=16 | 32 | 48)``.
+
+Deviations: none in the maths. Dilation is not implemented. ``stem=False`` gives
 the back end only (``layer1`` ... ``fc``, no normalisation), used by VOneResNet-50, whose VOne block
 and bottleneck conv replace the stem.
 """
@@ -58,13 +64,16 @@ def batch_norm(
     return lambda x: module(x.astype(jnp.float32)).astype(dtype)
 
 
-def conv(features: int, kernel: int, stride: int, padding: int, dtype: Any, name: str, bias: bool = False):
-    """``torch.nn.Conv2d`` with symmetric explicit padding, as a Flax ``Conv``."""
+def conv(
+    features: int, kernel: int, stride: int, padding: int, dtype: Any, name: str, bias: bool = False, groups: int = 1
+):
+    """``torch.nn.Conv2d`` with symmetric explicit padding (and ``groups``), as a Flax ``Conv``."""
     return Conv(
         features,
         (kernel, kernel),
         strides=(stride, stride),
         padding=((padding, padding), (padding, padding)),
+        feature_group_count=groups,
         use_bias=bias,
         dtype=dtype,
         name=name,
@@ -76,7 +85,8 @@ class BasicBlock(nn.Module):
 
     planes: int
     stride: int = 1
-    width_per_group: int = 64  # unused; kept so both block types share one signature
+    width_per_group: int = 64  # unused, as groups; kept so both block types share one signature
+    groups: int = 1
     dtype: Any = jnp.float32
     expansion = 1
 
@@ -93,20 +103,22 @@ class BasicBlock(nn.Module):
 
 
 class Bottleneck(nn.Module):
-    """torchvision ``Bottleneck`` (v1.5): conv1x1-bn-relu-conv3x3(stride)-bn-relu-conv1x1-bn, plus shortcut."""
+    """torchvision ``Bottleneck`` (v1.5): conv1x1-bn-relu-conv3x3(stride, groups)-bn-relu-conv1x1-bn, plus
+    shortcut; inner width ``int(planes * width_per_group / 64) * groups``."""
 
     planes: int
     stride: int = 1
     width_per_group: int = 64
+    groups: int = 1
     dtype: Any = jnp.float32
     expansion = 4
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        width = int(self.planes * (self.width_per_group / 64.0))
+        width = int(self.planes * (self.width_per_group / 64.0)) * self.groups
         out = conv(width, 1, 1, 0, self.dtype, "conv1")(x)
         out = nn.relu(batch_norm(train, self.dtype, "bn1")(out))
-        out = conv(width, 3, self.stride, 1, self.dtype, "conv2")(out)
+        out = conv(width, 3, self.stride, 1, self.dtype, "conv2", groups=self.groups)(out)
         out = nn.relu(batch_norm(train, self.dtype, "bn2")(out))
         out = conv(self.planes * self.expansion, 1, 1, 0, self.dtype, "conv3")(out)
         out = batch_norm(train, self.dtype, "bn3")(out)
@@ -124,7 +136,9 @@ class ResNet(nn.Module):
       bottleneck: Bottleneck blocks (ResNet-50 and deeper) instead of BasicBlocks.
       num_classes: outputs of ``fc``.
       width: planes of ``layer1`` (64 in torchvision; doubled at each later stage). Tests use small ones.
-      width_per_group: bottleneck inner width factor (64; 128 for Wide ResNet-50-2).
+      width_per_group: bottleneck inner width per group, per 64 planes (64; 128 for Wide ResNet-50-2, 4
+        for ResNeXt-50 32x4d).
+      groups: groups of the bottleneck's 3x3 conv (1; 32 or 64 for ResNeXt).
       stem: with False, the module is the back end only: it takes a feature map (b, h, w, c), applies
         ``layer1`` ... ``layer4``, global pooling and ``fc``, and no normalisation.
       mean, std: per-channel input normalisation applied to [0, 1] images (ImageNet's by default).
@@ -136,6 +150,7 @@ class ResNet(nn.Module):
     num_classes: int = 1000
     width: int = 64
     width_per_group: int = 64
+    groups: int = 1
     stem: bool = True
     mean: Sequence[float] | None = IMAGENET_MEAN
     std: Sequence[float] | None = IMAGENET_STD
@@ -157,6 +172,7 @@ class ResNet(nn.Module):
                     planes=self.width * 2**stage,
                     stride=2 if stage > 0 and index == 0 else 1,
                     width_per_group=self.width_per_group,
+                    groups=self.groups,
                     dtype=self.dtype,
                     name=f"layer{stage + 1}_{index}",
                 )(x, train)
@@ -165,21 +181,30 @@ class ResNet(nn.Module):
         return x.astype(jnp.float32)
 
 
-_CONFIGS: dict[str, tuple[tuple[int, ...], bool, int]] = {
-    "resnet18": ((2, 2, 2, 2), False, 64),
-    "resnet34": ((3, 4, 6, 3), False, 64),
-    "resnet50": ((3, 4, 6, 3), True, 64),
-    "resnet101": ((3, 4, 23, 3), True, 64),
-    "resnet152": ((3, 8, 36, 3), True, 64),
-    "wide_resnet50_2": ((3, 4, 6, 3), True, 128),
+# name -> (stage sizes, bottleneck, width_per_group, groups)
+_CONFIGS: dict[str, tuple[tuple[int, ...], bool, int, int]] = {
+    "resnet18": ((2, 2, 2, 2), False, 64, 1),
+    "resnet34": ((3, 4, 6, 3), False, 64, 1),
+    "resnet50": ((3, 4, 6, 3), True, 64, 1),
+    "resnet101": ((3, 4, 23, 3), True, 64, 1),
+    "resnet152": ((3, 8, 36, 3), True, 64, 1),
+    "wide_resnet50_2": ((3, 4, 6, 3), True, 128, 1),
+    "resnext50_32x4d": ((3, 4, 6, 3), True, 4, 32),
+    "resnext101_32x8d": ((3, 4, 23, 3), True, 8, 32),
+    "resnext101_64x4d": ((3, 4, 23, 3), True, 4, 64),
+    # the WSL models (facebookresearch/WSL-Images)
+    "resnext101_32x16d": ((3, 4, 23, 3), True, 16, 32),
+    "resnext101_32x32d": ((3, 4, 23, 3), True, 32, 32),
+    "resnext101_32x48d": ((3, 4, 23, 3), True, 48, 32),
 }
 
 
 def build_resnet(arch: str, num_classes: int = 1000, dtype: Any = jnp.float32, **kwargs: Any) -> ResNet:
     """A torchvision ResNet by name; ``kwargs`` override attributes (``width``, ``stem``, ``mean`` ...)."""
-    stage_sizes, bottleneck, width_per_group = _CONFIGS[arch]
-    options: dict[str, Any] = {"stage_sizes": stage_sizes, "bottleneck": bottleneck}
-    options["width_per_group"] = width_per_group
+    stage_sizes, bottleneck, width_per_group, groups = _CONFIGS[arch]
+    options: dict[str, Any] = {
+        "stage_sizes": stage_sizes, "bottleneck": bottleneck, "width_per_group": width_per_group, "groups": groups,
+    }
     options.update(kwargs)
     return ResNet(num_classes=num_classes, dtype=dtype, **options)
 

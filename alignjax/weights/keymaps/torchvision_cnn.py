@@ -1,4 +1,5 @@
-"""torch -> Flax key map for torchvision CNNs: ResNet-18/34/50/101/152, Wide ResNet-50-2, AlexNet, VGG-16.
+"""torch -> Flax key map for torchvision CNNs: ResNet-18/34/50/101/152, Wide ResNet-50-2, ResNeXt, AlexNet,
+VGG-16.
 
 The Flax modules in ``alignjax.models.{resnet,alexnet,vgg}`` mirror torchvision's module tree, so the
 map is mechanical (``rename_torch_cnn``):
@@ -78,6 +79,12 @@ def rename_torch_cnn(state_dict: Mapping[str, np.ndarray]) -> dict[str, np.ndarr
     "resnet101",
     "resnet152",
     "wide_resnet50_2",
+    "resnext50_32x4d",
+    "resnext101_32x8d",
+    "resnext101_64x4d",
+    "resnext101_32x16d",
+    "resnext101_32x32d",
+    "resnext101_32x48d",
     "alexnet",
     "vgg16",
     "vgg16_bn",
