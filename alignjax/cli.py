@@ -15,7 +15,7 @@ import pickle
 import sys
 
 import alignjax
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 from alignjax.weights.download import DownloadError
 
 # subcommand modules under alignjax.commands, in the order `alignjax --help` lists them

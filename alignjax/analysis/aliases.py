@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import polars as pl
 from alignjax.analysis.aliases import AliasTable, reconcile
 from alignjax.analysis.leaderboard import hierarchy
 from alignjax.analysis.schemas import ROBUSTNESS_SCHEMA, SCORES_SCHEMA
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 CATEGORY_ORDER = {"average": 0, "neural": 1, "behavioral": 2, "engineering": 3}
 TARGET_KEYS = ("dataset", "norm", "eps", "version")

@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from alignjax.analysis.schemas import (
     Ingested,
     conform,
 )
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 ROBUSTNESS_ALIASES = {
     "model_name": "model", "Model Name": "model", "Model": "model",

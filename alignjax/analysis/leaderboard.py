@@ -28,7 +28,7 @@ from pathlib import Path
 import polars as pl
 
 from alignjax.analysis.schemas import SCORES_REQUIRED, SCORES_SCHEMA, Ingested, conform
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 HIERARCHY_PATH = Path(__file__).resolve().parent / "data" / "brainscore_hierarchy.csv"
 ROOT_CATEGORIES = {"average_vision": "average", "neural_vision": "neural", "behavior_vision": "behavioral",

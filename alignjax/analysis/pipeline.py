@@ -27,7 +27,7 @@ from alignjax.analysis.pairs import complete_cases
 from alignjax.analysis.regression import nested_f_test, ols
 from alignjax.analysis.resampling import ResamplingConfig, correlate
 from alignjax.analysis.statistics import METHODS, benjamini_hochberg_expr, partial_correlation
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 
 @dataclass(frozen=True)

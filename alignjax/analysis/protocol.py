@@ -21,7 +21,7 @@ from alignjax.analysis.embedding import EmbeddingConfig
 from alignjax.analysis.pipeline import AnalysisConfig
 from alignjax.analysis.resampling import ResamplingConfig
 from alignjax.attacks.presets import parse_eps
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 RESAMPLING_KEYS = ("n_bootstrap", "n_permutations", "confidence_level", "interval", "seed")
 

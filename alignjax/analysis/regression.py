@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from alignjax.analysis.schemas import ROBUSTNESS_REQUIRED, ROBUSTNESS_SCHEMA, conform
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 TABLE_PATH = Path(__file__).resolve().parent / "data" / "robustbench_model_info.parquet"
 SOURCE = "github.com/RobustBench/robustbench@78fcc9e model_info"

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 CATEGORIES = ("neural", "behavioral", "engineering", "average")
 

@@ -9,7 +9,7 @@ from alignjax.attacks.autoattack import AutoAttackResult, run_autoattack
 from alignjax.attacks.base import AttackResult, run_attack
 from alignjax.attacks.fab import FABConfig
 from alignjax.attacks.square import SquareConfig
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 __all__ = [
     "APGDConfig",

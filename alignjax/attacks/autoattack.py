@@ -41,7 +41,8 @@ from alignjax.attacks import checks
 from alignjax.attacks.images import ArrayImages, AttackImages, as_attack_images, first_rows
 from alignjax.attacks.passes import attack_points, padded_batches
 from alignjax.attacks.state import CLEAN_ERROR, NOT_BROKEN, RunState, run_identity
-from alignjax.attacks.validation import InputError, validate_labels, validate_logits
+from alignjax.attacks.validation import validate_labels, validate_logits
+from alignjax.errors import InputError
 from alignjax.types import Key, LogitsFn, Params, call_model
 
 _CLEAN_STREAM = 0x434C4E  # fold_in tag for stochastic models' keys of the clean pass

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from alignjax.attacks import presets
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 _ENTRY = re.compile(r"\s*([A-Za-z0-9_-]+)\s*(?:\((.*?)\))?\s*(?:,|$)")
 _FIXED = ("norm", "eps")

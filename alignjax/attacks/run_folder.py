@@ -15,7 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 from alignjax.files import FolderLock, FolderLockedError
 
 RESULT_FILES = ("points.parquet", "summary.json", "manifest.json")

@@ -24,7 +24,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 from alignjax.files import atomic_write
 
 NOT_BROKEN = ""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from alignjax.errors import InputError
 
-class InputError(ValueError):
-    """Bad user input (images, labels, eps, options); the message says how to fix it."""
+__all__ = ["InputError", "validate_images", "validate_labels", "validate_logits"]
 
 
 def validate_images(x: np.ndarray, *, name: str = "x") -> np.ndarray:

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

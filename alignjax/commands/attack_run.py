@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 
 def check_model_options(args: argparse.Namespace) -> None:

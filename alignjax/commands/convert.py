@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from alignjax.attacks.validation import InputError
 from alignjax.commands.arguments import parse_arch_option, parse_input_shape, positive_int
+from alignjax.errors import InputError
 
 DESCRIPTION = """\
 Convert a checkpoint (torch.save zip or legacy file, safetensors with PyTorch names, or .npz) into

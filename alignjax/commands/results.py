@@ -57,7 +57,7 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 
 def _check(tables, source: str, tolerance: float):
-    from alignjax.attacks.validation import InputError
+    from alignjax.errors import InputError
     from alignjax.sweep.published import compare_with_published, published_datasets, read_published
 
     if source:

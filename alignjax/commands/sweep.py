@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from alignjax.attacks.validation import InputError
+    from alignjax.errors import InputError
     from alignjax.sweep import distributed
     from alignjax.sweep.config import load_config
 

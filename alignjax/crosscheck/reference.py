@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from alignjax.attacks.presets import AttackConfig
-from alignjax.attacks.validation import InputError
 from alignjax.crosscheck.reference_settings import configure_reference, settings_mismatches
+from alignjax.errors import InputError
 
 INSTALL_HINT = "pip install 'alignjax[crosscheck]' (torch==2.13.0, pyautoattack==0.2.0)"
 NOT_BROKEN, CLEAN_ERROR = "", "clean"

@@ -16,7 +16,7 @@ from alignjax.attacks.apgd import APGDConfig
 from alignjax.attacks.fab import FABConfig
 from alignjax.attacks.presets import AttackConfig
 from alignjax.attacks.square import SquareConfig
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 
 def _effective(cfg: AttackConfig) -> dict[str, Any]:

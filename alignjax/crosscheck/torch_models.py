@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 from alignjax.types import call_model
 
 # alignjax architecture name -> timm model name (same state-dict layout as the alignjax converter reads)

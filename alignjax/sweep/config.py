@@ -44,7 +44,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 PRESET_VERSIONS = ("standard", "plus", "rand", "paper")
 DATASET_KINDS = ("digits", "npz", "cifar10", "cifar100", "imagenet")

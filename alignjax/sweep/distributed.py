@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TypeVar
 
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 T = TypeVar("T")
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from alignjax.attacks import presets
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 from alignjax.sweep.config import ModelEntry, SweepConfig, VersionEntry
 
 STORE_FORMAT = 1  # bump when the meaning of stored rows changes

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 ROBUSTBENCH_EPS = {("cifar10", "Linf"): 8 / 255, ("cifar10", "L2"): 0.5, ("cifar100", "Linf"): 8 / 255,
                    ("cifar100", "L2"): 0.5, ("imagenet", "Linf"): 4 / 255}

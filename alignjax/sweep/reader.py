@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 from alignjax.sweep.store import Store, check_points_file, read_summary_file
 from alignjax.sweep.tables import POINTS_SCHEMA, SUMMARY_SCHEMA
 

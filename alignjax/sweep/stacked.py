@@ -32,7 +32,8 @@ import numpy as np
 
 from alignjax.attacks import checks, run_attack
 from alignjax.attacks.autoattack import attack_key_for, attack_labels
-from alignjax.attacks.validation import InputError, validate_images, validate_labels, validate_logits
+from alignjax.attacks.validation import validate_images, validate_labels, validate_logits
+from alignjax.errors import InputError
 from alignjax.sweep.units import UnitOutcome, margin_of, padded_rows, perturbation_norms
 
 NOT_BROKEN, CLEAN_ERROR = "", "clean"

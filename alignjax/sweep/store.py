@@ -32,7 +32,7 @@ from typing import Any
 
 import polars as pl
 
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 from alignjax.sweep.grid import STORE_FORMAT, Unit, safe_name
 from alignjax.sweep.tables import POINTS_SCHEMA, SUMMARY_SCHEMA
 

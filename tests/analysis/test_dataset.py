@@ -16,7 +16,7 @@ from alignjax.analysis.schemas import (
     SCORES_SCHEMA,
     conform,
 )
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 CHEAP = AnalysisConfig(resampling=ResamplingConfig(n_bootstrap=50, n_permutations=50), min_models=4)
 

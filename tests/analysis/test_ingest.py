@@ -12,8 +12,8 @@ from alignjax.analysis.aliases import AliasTable, reconcile
 from alignjax.analysis.ingest import read_attack_runs, read_robustness, read_scores
 from alignjax.analysis.leaderboard import benchmark_short_name, hierarchy, read_leaderboard
 from alignjax.analysis.schemas import ROBUSTNESS_SCHEMA, SCORES_SCHEMA
-from alignjax.attacks.validation import InputError
 from alignjax.cli import main
+from alignjax.errors import InputError
 from tests.conftest import FIXTURES
 
 LEADERBOARD = FIXTURES / "analysis" / "leaderboard.csv"

@@ -16,7 +16,7 @@ from alignjax.analysis.regression import ols
 from alignjax.analysis.resampling import ResamplingConfig, correlate, pair_generator
 from alignjax.analysis.robustbench import robustbench_robustness, robustbench_table
 from alignjax.analysis.statistics import benjamini_hochberg
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 SCIPY = {"spearman": st.spearmanr, "pearson": st.pearsonr, "kendall": st.kendalltau}
 RESAMPLES = 300

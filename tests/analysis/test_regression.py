@@ -7,7 +7,7 @@ import pytest
 import statsmodels.api as sm
 
 from alignjax.analysis.regression import nested_f_test, ols
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 
 def fit_both(x: np.ndarray, y: np.ndarray):

@@ -92,7 +92,7 @@ def test_protocol_files_are_checked(tmp_path):
     custom.write_text(original.replace('stop = 1000', 'stop = 10'))
     assert len(load_protocol(custom).data.indices()) == 10
     custom.write_text(original.replace('seed = 0\nmin_models', 'seed = 0\nminimum_models'))
-    from alignjax.attacks.validation import InputError
+    from alignjax.errors import InputError
     with pytest.raises(InputError, match=r"unknown key\(s\) \['minimum_models'\]"):
         load_protocol(custom)
 

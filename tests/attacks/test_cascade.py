@@ -19,7 +19,7 @@ from alignjax.attacks.autoattack import run_autoattack
 from alignjax.attacks.base import AttackResult, keep_where, per_point_keys, run_attack
 from alignjax.attacks.passes import compiled_attack
 from alignjax.attacks.report import prepare_output_dir, write_results
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 from alignjax.types import call_model
 
 N, D, K = 37, 4, 3

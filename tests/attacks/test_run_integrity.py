@@ -19,7 +19,7 @@ import pytest
 from alignjax.attacks.autoattack import run_autoattack
 from alignjax.attacks.run_folder import default_run_folder, open_run_folder
 from alignjax.attacks.state import STATE_FILE, RunState
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 from alignjax.files import FolderLock, FolderLockedError, atomic_write, file_mode
 from tests.attacks.test_cascade import NoiseConfig, linear_logits, problem  # noqa: F401  (fixture)
 

@@ -169,8 +169,8 @@ def test_without_the_extra_a_published_figure_is_still_checked(tmp_path):
 def test_published_figures_from_the_registry():
     from argparse import Namespace
 
-    from alignjax.attacks.validation import InputError
     from alignjax.commands.crosscheck import _published
+    from alignjax.errors import InputError
     from alignjax.models import get_model_spec
 
     spec = get_model_spec("robustbench/cifar10/Linf/Carmon2019Unlabeled")

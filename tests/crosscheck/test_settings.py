@@ -9,13 +9,13 @@ import torch
 from pyautoattack import AutoAttack
 
 from alignjax.attacks import presets
-from alignjax.attacks.validation import InputError
 from alignjax.crosscheck.reference_settings import (
     configure_reference,
     reference_settings,
     settings_mismatches,
 )
 from alignjax.crosscheck.settings import Budgets, reduce_budgets
+from alignjax.errors import InputError
 
 ALL_NAMES = ["apgd-ce", "apgd-dlr", "fab", "square", "apgd-t", "fab-t"]
 

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from alignjax.attacks import APGDConfig, SquareConfig, presets
-from alignjax.attacks.validation import InputError
 from alignjax.cli import main
+from alignjax.errors import InputError
 from alignjax.sweep import config_hash, expand, load_config, work_items
 from alignjax.sweep.config import config_from_dict, parse_eps
 from alignjax.sweep.distributed import ProcessInfo, owned

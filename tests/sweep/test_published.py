@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 from alignjax.sweep.published import compare_with_published, published_datasets, read_model_info
 from alignjax.sweep.tables import SUMMARY_SCHEMA
 from tests.conftest import FIXTURES

@@ -49,7 +49,7 @@ def layer_frame(model: str, layer_scores: Mapping[str, Mapping[str, Any]], commi
 
 
 def prepare_output_dir(out: Path, *, overwrite: bool) -> Path:
-    from alignjax.attacks.validation import InputError
+    from alignjax.errors import InputError
 
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a folder; choose another path")
