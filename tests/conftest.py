@@ -52,3 +52,11 @@ def getkey():
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def _private_lockfile(tmp_path_factory, monkeypatch):
+    """Every test trusts its own first downloads: the user's ``~/.cache/alignjax/lock.json`` is never
+    read or written (``alignjax.weights.verify``)."""
+    if "ALIGNJAX_LOCKFILE" not in os.environ:
+        monkeypatch.setenv("ALIGNJAX_LOCKFILE", str(tmp_path_factory.mktemp("lock") / "lock.json"))

@@ -43,7 +43,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from alignjax.weights.google_drive import ConfirmPage, google_drive_id
-from alignjax.weights.hub import ChecksumMismatchError, sha256_file
+from alignjax.weights.verify import ChecksumMismatchError, hash_prefix_from_name, verify_file
 
 __all__ = [
     "DownloadError",
@@ -61,7 +61,6 @@ CHUNK_SIZE = 1 << 20
 MAX_PAGE_BYTES = 1 << 20  # an HTML answer is read whole only up to this size
 MAX_CONFIRM_HOPS = 3
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) alignjax"  # Drive answers bare clients differently
-_HASH_IN_NAME = re.compile(r"-([a-f0-9]+)\.")  # torch.hub.HASH_REGEX, minus the empty match
 _HTML_START = re.compile(rb"^\s*(<!doctype html|<html|<head|<body)", re.IGNORECASE)
 _TRANSIENT_STATUS = (500, 502, 503, 504)  # retried like a dropped connection
 _NETWORK_ERRORS = (http.client.IncompleteRead, ConnectionError, TimeoutError, socket.timeout)
@@ -77,39 +76,6 @@ class NotAFileError(DownloadError):
 
 class RemoteFileNotFoundError(DownloadError, FileNotFoundError):
     """HTTP 404: the source does not have the file."""
-
-
-def hash_prefix_from_name(url_or_name: str) -> str | None:
-    """The sha256 prefix of a torch-hub style file name: ``alexnet-owt-7be5be79.pth`` -> ``'7be5be79'``.
-
-    Same rule as ``torch.hub.download_url_to_file(check_hash=True)`` (``HASH_REGEX = r'-([a-f0-9]*)\\.'``
-    on the file name); None when the name carries no such prefix.
-    """
-    name = urllib.parse.urlparse(url_or_name).path.rsplit("/", 1)[-1]
-    match = _HASH_IN_NAME.search(name)
-    return match.group(1) if match else None
-
-
-def verify_file(path: str | Path, *, sha256: str | None = None, hash_prefix: str | None = None,
-                source: str | None = None) -> str:
-    """Returns the file's sha256; raises ``ChecksumMismatchError`` when it contradicts what is known."""
-    actual = sha256_file(path)
-    for expected, kind in ((sha256, "sha256"), (hash_prefix, "sha256 prefix")):
-        if expected is None:
-            continue
-        expected = expected.lower()
-        digits = "64" if kind == "sha256" else "1-64"
-        if not re.fullmatch(r"[0-9a-f]{1,64}", expected) or (kind == "sha256" and len(expected) != 64):
-            raise ValueError(f"expected {kind} {expected!r} is not {digits} hex digits")
-        if not actual.startswith(expected):
-            origin = f" (from {source})" if source else ""
-            error = ChecksumMismatchError(
-                f"{kind} mismatch for {path}{origin}: expected {expected}, got {actual}. The file was "
-                "rejected and deleted: the server sent a different or corrupted file. Download again; if "
-                "it keeps happening the source has changed, so fix the registry entry's source/sha256")
-            error.expected, error.actual = expected, actual
-            raise error
-    return actual
 
 
 def download(url: str, target: str | Path, *, sha256: str | None = None, hash_prefix: str | None = None,

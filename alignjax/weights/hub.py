@@ -20,9 +20,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import re
 import urllib.parse
 from pathlib import Path
+
+from alignjax.weights.verify import ChecksumMismatchError, is_pinned, sha256_file, verify_file, verify_locked
 
 __all__ = [
     "ChecksumMismatchError",
@@ -37,11 +38,6 @@ __all__ = [
     "verify_sha256",
 ]
 
-SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
-
-
-class ChecksumMismatchError(ValueError):
-    """A file's sha256 differs from the registry's; the file was not used."""
 
 
 class NotCachedError(FileNotFoundError):
@@ -85,8 +81,8 @@ class UrlSource:
     @property
     def hash_prefix(self) -> str | None:
         """The sha256 prefix in a torch-hub style file name (None for Drive links and plain names)."""
-        from alignjax.weights.download import hash_prefix_from_name
         from alignjax.weights.google_drive import google_drive_id
+        from alignjax.weights.verify import hash_prefix_from_name
 
         return None if google_drive_id(self.url) else hash_prefix_from_name(self.url)
 
@@ -117,26 +113,9 @@ def is_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def sha256_file(path: str | Path, chunk_size: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_sha256(path: str | Path, expected: str | None) -> str:
     """Returns the file's sha256; raises ChecksumMismatchError when ``expected`` is given and differs."""
-    actual = sha256_file(path)
-    if expected is not None:
-        if not SHA256_PATTERN.match(expected.lower()):
-            raise ValueError(f"expected sha256 {expected!r} is not 64 hex digits")
-        if actual != expected.lower():
-            raise ChecksumMismatchError(
-                f"sha256 mismatch for {path}: expected {expected.lower()}, got {actual}. The file was not "
-                "used; it is corrupt, truncated or a different version: delete it and download again, or "
-                "fix the registry entry's sha256/revision")
-    return actual
+    return verify_file(path, sha256=expected)
 
 
 def _hub_cache_dir(cache_dir: str | Path | None) -> Path | None:
@@ -162,10 +141,18 @@ def fetch(source: str | HubSource, *, sha256: str | None = None, cache_dir: str 
     offline = is_offline() if offline is None else offline
     if isinstance(parsed, HubSource):
         path = _download(parsed, _hub_cache_dir(cache_dir), offline)
-    elif isinstance(parsed, UrlSource):
-        return _download_url(parsed, sha256, Path(cache_dir) if cache_dir else cache_root() / "downloads",
+        actual = verify_file(path, sha256=sha256, source=str(parsed))
+        if not is_pinned(str(parsed), sha256):
+            verify_locked(path, str(parsed), actual=actual)
+        return path
+    if isinstance(parsed, UrlSource):
+        path = _download_url(parsed, sha256, Path(cache_dir) if cache_dir else cache_root() / "downloads",
                              offline)
-    elif isinstance(parsed, str):
+        if not is_pinned(str(parsed), sha256):
+            verify_locked(path, str(parsed))
+        return path
+    explicit_file = isinstance(source, str) and source.startswith("file://")
+    if isinstance(parsed, str):
         from alignjax.models.embedded import bundled_weights_dir
 
         path = bundled_weights_dir() / parsed
@@ -175,7 +162,9 @@ def fetch(source: str | HubSource, *, sha256: str | None = None, cache_dir: str 
         path = parsed
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint file not found: {path}")
-    verify_sha256(path, sha256)
+    actual = verify_file(path, sha256=sha256, source=str(path))
+    if explicit_file and not is_pinned(source, sha256):
+        verify_locked(path, source, actual=actual)
     return path
 
 
@@ -200,7 +189,7 @@ def _download(source: HubSource, cache_dir: Path | None, offline: bool) -> Path:
 
 
 def _download_url(source: UrlSource, sha256: str | None, folder: Path, offline: bool) -> Path:
-    from alignjax.weights.download import download, verify_file
+    from alignjax.weights.download import download
 
     target = folder / source.cache_name
     if offline:
