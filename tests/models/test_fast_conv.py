@@ -162,7 +162,12 @@ def test_accelerator_programs_keep_xla_convolution(case, platform):
 
 @pytest.mark.parametrize("c_in", [1, 3])
 def test_patches_form_is_batch_invariant(c_in):
-    """Rows do not depend on the batch they are computed in (the attacks re-pack survivors)."""
+    """Rows do not depend on the batch they are computed in (the attacks re-pack survivors).
+
+    The form (patches @ kernel, or XLA's convolution) is chosen from the kernel alone, so every batch
+    size runs the same kind of program; the product or convolution itself may round the last rows of a
+    batch differently (CPU kernels treat the tail of a blocked dimension with another micro-kernel on
+    some processors: 1 ulp seen on the CI machine), so rows agree to float32 rounding, not bit for bit."""
     rng = np.random.default_rng(1)
     x = jnp.asarray(rng.random((37, 8, 8, c_in), dtype=np.float32))
     k = jnp.asarray(rng.normal(size=(3, 3, c_in, 16)).astype(np.float32))
@@ -171,9 +176,13 @@ def test_patches_form_is_batch_invariant(c_in):
     input_gradient = jax.jit(
         lambda v, c: jax.vjp(lambda u: fast_conv_general_dilated(u, k, **CONV_KWARGS), v)[1](c)[0])
     full, full_grad = np.asarray(forward(x)), np.asarray(input_gradient(x, g))
+    scale, grad_scale = np.abs(full).max(), np.abs(full_grad).max()
+    convs = _conv_count(forward, x), _conv_count(input_gradient, x, g)
     for b in (1, 2, 5, 16, 24):
-        np.testing.assert_array_equal(np.asarray(forward(x[:b])), full[:b])
-        np.testing.assert_array_equal(np.asarray(input_gradient(x[:b], g[:b])), full_grad[:b])
+        assert (_conv_count(forward, x[:b]), _conv_count(input_gradient, x[:b], g[:b])) == convs
+        np.testing.assert_allclose(np.asarray(forward(x[:b])), full[:b], rtol=0, atol=4e-7 * scale)
+        np.testing.assert_allclose(np.asarray(input_gradient(x[:b], g[:b])), full_grad[:b],
+                                   rtol=0, atol=4e-7 * grad_scale)
 
 
 @pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
