@@ -26,14 +26,10 @@ from alignjax.data.imagenet import imagenet_wnids
 from alignjax.data.preprocessing import decode_image, robustbench_transform, to_float01, to_uint8
 from alignjax.models import registry
 from alignjax.models.embedded import unflatten
-from alignjax.models.registry import ModelSpec, Preprocessing, build_architecture
+from alignjax.models.registry import CheckpointQuirks, ModelSpec, Preprocessing, build_architecture
 
 TINY = "test-tiny-cnn-224"
 ATTACK = ["--version", "custom", "--attacks", "apgd-ce", "--eps", "1/255", "--batch-size", "2", "--no-progress"]
-
-
-def _flax_ready(state_dict):
-    return {name: np.asarray(value, np.float32) for name, value in state_dict.items()}
 
 
 @pytest.fixture
@@ -52,7 +48,7 @@ def tiny_model(tmp_path, monkeypatch):
     save_file(flat, str(weights))
     spec = ModelSpec(
         name=TINY, arch="small_cnn", num_classes=1000, input_shape=(224, 224, 3), source=str(weights),
-        convert=_flax_ready, preprocessing=Preprocessing(resize=256, crop=224, interpolation="bilinear"),
+        quirks=CheckpointQuirks(layout="flax"), preprocessing=Preprocessing(resize=256, crop=224, interpolation="bilinear"),
         arch_kwargs=kwargs,
     )
     monkeypatch.setitem(registry.MODELS, TINY, spec)

@@ -8,7 +8,7 @@ import json
 import time
 from pathlib import Path
 
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 
 TEXTURE_SHAPE_SETS = ("cue-conflict", "edges", "filled-silhouettes")
 
@@ -94,20 +94,17 @@ def register(kinds: argparse._SubParsersAction) -> None:
 
 def _load_model(args: argparse.Namespace):
     from alignjax.alignment.behavioral.model_outputs import ImageModel
+    from alignjax.loading import load
 
     if args.model is not None:
         if args.weights is not None:
             raise InputError("--weights goes with --arch, not --model")
-        from alignjax.weights.convert import load_model
-
-        logits_fn, variables, spec = load_model(args.model)
-        size = args.image_size or spec.input_shape[0]
-        return ImageModel(logits_fn, variables, size, args.model)
-    from alignjax.commands.attack import load_arch_weights
-
+        loaded = load(args.model)
+        size = args.image_size or loaded.input_shape[0]
+        return ImageModel(loaded.logits_fn, loaded.variables, size, args.model)
     size = args.image_size or 224
-    logits_fn, variables, _info = load_arch_weights(args.arch, args.weights, args.num_classes, (size, size, 3))
-    return ImageModel(logits_fn, variables, size, f"{args.arch}:{args.weights.name}")
+    loaded = load(arch=args.arch, weights=args.weights, num_classes=args.num_classes, input_shape=(size, size, 3))
+    return ImageModel(loaded.logits_fn, loaded.variables, size, f"{args.arch}:{args.weights.name}")
 
 
 def _datasets(text: str | None) -> tuple[str, ...] | None:

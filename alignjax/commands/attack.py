@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from alignjax.attacks.validation import InputError
 from alignjax.commands.arguments import non_negative_seconds, parse_arch_option, positive_int, seed
+from alignjax.errors import InputError
 
 DEFAULT_EPS = {"Linf": 0.1, "L2": 0.5, "L1": 1.0}  # for the embedded digits model
 
@@ -174,56 +174,29 @@ def probe_num_classes(logits_fn: Any, variables: Any, first: Any, spec: Any, pre
     return int(logits.shape[-1])
 
 
-def load_arch_weights(arch: str, weights: Path | None, num_classes: int | None, input_shape: tuple[int, ...],
-                      arch_options: dict[str, Any] | None = None):
-    """(logits_fn, variables, info) for --arch/--weights: a converted file (rebuilt from its record) or a
-    PyTorch checkpoint (the architecture's defaults, class count read off the weights)."""
-    from alignjax.weights.convert import load_weights_for_arch
-
-    if weights is None:
-        raise InputError("--arch needs --weights FILE")
-    if not weights.is_file():
-        raise FileNotFoundError(f"--weights {weights} does not exist")
-    return load_weights_for_arch(weights, arch, num_classes=num_classes, input_shape=tuple(input_shape),
-                                 arch_kwargs=arch_options)
-
-
 def cmd_attack(args: argparse.Namespace) -> int:
     from alignjax.attacks.images import as_attack_images, first_rows
     from alignjax.attacks.validation import validate_labels
     from alignjax.commands import attack_run
     from alignjax.data.arrays import check_fits_model
+    from alignjax.loading import load
 
     embedded = args.model is None and args.arch is None
     if args.weights is not None and args.arch is None:
         raise InputError("--weights needs --arch NAME (or use --model NAME for a registry model)")
     attack_run.check_model_options(args)
-    model_options: dict[str, Any] = {}
-    weights_file = args.weights
-    spec = None
-    if embedded:
-        from alignjax.models import load_embedded
-        from alignjax.models.embedded import EMBEDDED_WEIGHTS, bundled_weights_dir
-
-        logits_fn, variables = load_embedded()
-        model_desc = "embedded digits CNN (weights/digits_cnn.safetensors)"
-        weights_file = bundled_weights_dir() / EMBEDDED_WEIGHTS
-    elif args.model is not None:
-        from alignjax.weights.convert import load_model
-
-        logits_fn, variables, spec = load_model(args.model)
-        model_desc = args.model
-        model_options = {"source": spec.source, "sha256": spec.sha256}
-    else:
-        model_desc = f"{args.arch} from {args.weights}"
+    loaded = load(args.model) if args.arch is None else None
+    spec = None if loaded is None else loaded.spec
 
     data = load_data(args, spec, embedded)
     x, y, data_desc = as_attack_images(data.images), data.labels, data.description
-    if args.arch is not None:
-        logits_fn, variables, model_options = load_arch_weights(
-            args.arch, args.weights, args.num_classes, x.image_shape, dict(args.arch_option))
-        for note in model_options.pop("notes"):
-            print(f"note: {note}", flush=True)
+    if loaded is None:
+        loaded = load(arch=args.arch, weights=args.weights, num_classes=args.num_classes,
+                      input_shape=x.image_shape, arch_options=dict(args.arch_option))
+    for note in loaded.notes:
+        print(f"note: {note}", flush=True)
+    logits_fn, variables, model_desc = loaded.logits_fn, loaded.variables, loaded.description
+    model_options, weights_file = dict(loaded.options), loaded.weights_file
     eps = args.eps if args.eps is not None else (DEFAULT_EPS[args.norm] if embedded else None)
     if eps is None:
         raise InputError("give --eps (e.g. 8/255 for CIFAR Linf, 0.5 for CIFAR L2, 4/255 for ImageNet Linf)")

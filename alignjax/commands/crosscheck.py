@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from alignjax.attacks.validation import InputError
-from alignjax.commands.attack import DEFAULT_EPS, load_arch_weights, parse_eps
+from alignjax.commands.attack import DEFAULT_EPS, parse_eps
+from alignjax.errors import InputError
 
 RULE = """\
 exit status: 0 when both sides agree, 1 when they disagree, 2 on bad input. They disagree when
@@ -78,7 +78,6 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, dict[str, str],
     from alignjax.attacks.validation import validate_images
 
     embedded = args.model is None and args.arch is None
-    spec = None
     if args.weights is not None and args.arch is None:
         raise InputError("--weights needs --arch NAME (or use --model NAME for a registry model)")
     if args.data is not None:
@@ -100,21 +99,13 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, dict[str, str],
             raise InputError(f"--n must be positive, got {args.n}")
         x, y = x[: args.n], y[: args.n]
     x = validate_images(x)
-    if embedded:
-        from alignjax.models import load_embedded
+    from alignjax.loading import load
 
-        logits_fn, variables = load_embedded()
-        model = "embedded digits CNN (weights/digits_cnn.safetensors)"
-    elif args.model is not None:
-        from alignjax.weights.convert import load_model
-
-        logits_fn, variables, spec = load_model(args.model)
-        model = args.model
+    if args.arch is None:
+        loaded = load(args.model)
     else:
-        loaded = load_arch_weights(args.arch, args.weights, args.num_classes, x.shape[1:])
-        logits_fn, variables = loaded[0], loaded[1]  # newer versions also return the load record
-        model = f"{args.arch} from {args.weights}"
-    return logits_fn, variables, x, y, {"model": model, "data": data}, spec
+        loaded = load(arch=args.arch, weights=args.weights, num_classes=args.num_classes, input_shape=x.shape[1:])
+    return loaded.logits_fn, loaded.variables, x, y, {"model": loaded.description, "data": data}, loaded.spec
 
 
 def _reference_spec(args, logits_fn, variables, n_classes: int, reference_eps: float | None):

@@ -4,10 +4,11 @@ An architecture builder takes ``num_classes`` and keyword options (``dtype`` amo
 a ``flax.linen.Module`` whose ``apply({'params': ..., maybe 'batch_stats': ...}, x)`` maps NHWC images in
 [0, 1] to logits; any input normalisation lives inside the module.
 
-A named model is a ``ModelSpec``: where its checkpoint comes from, how to turn it into Flax params
-(``convert``), how its inputs are preprocessed, and the clean accuracy it should reach. Quirks of a
-checkpoint live in its spec's ``convert``, never in name lists inside the loader (the counter-example
-is robustbench ``utils.load_model``).
+A named model is a keyword-built ``ModelSpec``: where its checkpoint comes from, the checkpoint's
+quirks as data (``CheckpointQuirks``: nested key, prefixes, dropped and renamed keys, a whole-layout
+converter by name), how its inputs are preprocessed, and the accuracy it should reach. Quirks live in
+the entry, never in name lists inside the loader (the counter-example is robustbench
+``utils.load_model``); ``alignjax.weights`` applies them. Nothing here imports ``alignjax.weights``.
 """
 
 from __future__ import annotations
@@ -97,57 +98,120 @@ class RobustAccuracy:
         return f"{self.accuracy:.2f} ({self.norm} {self.eps_text})"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CheckpointQuirks:
+    """What a published checkpoint file needs before its architecture's key map applies, as data.
+
+    ``alignjax.weights.quirks.prepare_state_dict`` applies the steps in this order:
+
+    1. ``key``: the entry of a nested checkpoint that holds the weights (``'state_dict'``, ``'model'``,
+       ``'last'`` ...), when the reader's automatic selection would not find it;
+    2. ``keep_prefix``: only keys starting with it are kept (Madry's robustness library saves the
+       model under ``module.model.`` next to a copy under ``module.attacker.model.``);
+    3. ``drop``: regexes (``re.search``) of keys to discard (normalisers, unused blocks, aux heads);
+    4. ``strip_prefixes``: removed from the front of every key, each as often as it leads
+       (``module.`` of ``nn.DataParallel``, ``model.``);
+    5. ``rename``: ``(regex, replacement)`` pairs applied with ``re.sub`` in order (e.g. a DataParallel
+       inside a ``Sequential``: ``features.module.0`` -> ``features.0``);
+    6. ``layout``: the name of a whole-layout converter registered in ``alignjax.weights.keymaps``
+       (``'timm_vgg'``, ``'lukemelas_efficientnet'``, ``'bit_npz'``, ``'flax'`` for files that already
+       hold Flax variables), used instead of the architecture's own key map.
+    """
+
+    key: str | None = None
+    keep_prefix: str | None = None
+    drop: tuple[str, ...] = ()
+    strip_prefixes: tuple[str, ...] = ()
+    rename: tuple[tuple[str, str], ...] = ()
+    layout: str | None = None
+
+
+NO_QUIRKS = CheckpointQuirks()
+DATA_PARALLEL = CheckpointQuirks(strip_prefixes=("module.",))
+
+# the training regimes `alignjax models --pool` reports
+TRAINING_REGIMES = frozenset({
+    "standard", "adversarial", "shape", "self-supervised", "semi-supervised", "weakly-supervised",
+    "language-supervised", "brain-inspired", "large-scale",
+})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ModelSpec:
-    """A named model: architecture, checkpoint source, conversion and expectations.
+    """A named model: architecture, checkpoint source, its quirks as data, and expectations.
 
     Attributes:
-      name: registry key.
+      name: registry key (a Brain-Score identifier as ``brainscore/<id>``, a timm ``arch.tag`` ...).
       arch: a key of ``ARCHITECTURES``.
+      source: where the checkpoint lives: ``hf://org/repo/file@<revision>``, ``https://...`` (a
+        release file or a Google Drive link), ``bundled:<file>`` or a local path.
       num_classes: output classes.
       input_shape: (h, w, c) the model expects after preprocessing.
-      source: where the checkpoint lives, e.g. ``hf://org/repo/file.safetensors@<revision>``,
-        ``https://...`` (a release file or a Google Drive link) or ``bundled:digits_cnn.safetensors``.
-      sha256: hex digest of the checkpoint file when known (verified on download), else None. The
-        sha256 prefix of a torch-hub style file name in a URL source is verified as well.
-      convert: ``state_dict (dict[str, np.ndarray]) -> flax variables``; owns all key surgery.
+      sha256: hex digest of the checkpoint file when published, else None. Sources that are not pinned
+        (no sha256, no torch-hub hash in the file name, no hub commit) are locked on first use
+        (``alignjax.weights.verify``).
+      quirks: the checkpoint's state-dict surgery (``CheckpointQuirks``).
       preprocessing: input transform.
       arch_kwargs: extra keyword arguments for the architecture builder (as sorted items).
-      expected_clean_acc: published clean accuracy in percent, when one exists.
-      provenance: where the weights come from, paper and licence.
-      checkpoint_key: the entry of the checkpoint that holds the weights, when automatic selection
-        (``alignjax.weights.readers.select_state_dict``) would not find it (e.g. ``'last'``).
+      expected_clean_acc: published clean top-1 in percent, when one exists.
       expected_robust_acc: the published AutoAttack robust accuracy, for adversarially evaluated models.
+      provenance: where the weights come from, paper and licence.
+      family: the architecture family (``'resnet'``, ``'vit'`` ...), for the pool listing.
+      training: the training regime, one of ``TRAINING_REGIMES``.
+      brainscore_id: the model's identifier in Brain-Score's registry, where Brain-Score has it.
+      aliases: other names that resolve to this entry (timm / torchvision / model-vs-human names).
+      pools: named model pools the entry belongs to (``'paper'``: the paper's Brain-Score pool).
     """
 
     name: str
     arch: str
-    num_classes: int
-    input_shape: tuple[int, int, int]
     source: str
-    convert: Callable[[dict[str, Any]], dict[str, Any]]
+    num_classes: int = 1000
+    input_shape: tuple[int, int, int] = DEFAULT_INPUT_SHAPE
     sha256: str | None = None
+    quirks: CheckpointQuirks = NO_QUIRKS
     preprocessing: Preprocessing = Preprocessing()
     arch_kwargs: tuple[tuple[str, Any], ...] = ()
     expected_clean_acc: float | None = None
-    provenance: str = ""
-    checkpoint_key: str | None = None
     expected_robust_acc: RobustAccuracy | None = None
+    provenance: str = ""
+    family: str = ""
+    training: str = "standard"
+    brainscore_id: str | None = None
+    aliases: tuple[str, ...] = ()
+    pools: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if self.training not in TRAINING_REGIMES:
+            raise ValueError(f"{self.name}: training {self.training!r} is not one of {sorted(TRAINING_REGIMES)}")
+
+    @property
+    def checkpoint_key(self) -> str | None:
+        return self.quirks.key
 
 
 MODELS: dict[str, ModelSpec] = {}
+ALIASES: dict[str, str] = {}
 
 
 def register_model(spec: ModelSpec) -> ModelSpec:
-    if spec.name in MODELS:
-        raise ValueError(f"model {spec.name!r} is registered twice")
+    for name in (spec.name, *spec.aliases):
+        if name in MODELS or name in ALIASES:
+            raise ValueError(f"model name {name!r} is registered twice")
     MODELS[spec.name] = spec
+    for alias in spec.aliases:
+        ALIASES[alias] = spec.name
     return spec
 
 
 def get_model_spec(name: str) -> ModelSpec:
-    try:
+    """The entry named ``name`` or aliased so; unknown names get the closest known ones."""
+    if name in MODELS:
         return MODELS[name]
-    except KeyError:
-        known = ", ".join(sorted(MODELS)) or "(none)"
-        raise KeyError(f"unknown model {name!r}; run `alignjax models` to list them ({known})") from None
+    if name in ALIASES:
+        return MODELS[ALIASES[name]]
+    import difflib
+
+    close = difflib.get_close_matches(name, [*MODELS, *ALIASES], n=5, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise KeyError(f"unknown model {name!r}{hint} (`alignjax models` lists all {len(MODELS)})") from None

@@ -1,7 +1,6 @@
 """Loading what a unit needs: the model (registry entry or checkpoint file) and its evaluation points.
 
-Models come through the public loaders (``alignjax.weights.convert.load_model`` for registry names;
-``read_state_dict`` + the strict check or the architecture's converter for checkpoint files). Points
+Models come through ``alignjax.loading.load`` (registry names and checkpoint files alike). Points
 are host arrays: NHWC float32 in [0, 1] with int32 labels and each point's index in the underlying
 data set. Image files are decoded and preprocessed once per (data set, model preprocessing).
 """
@@ -14,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from alignjax.attacks.validation import InputError
+from alignjax.errors import InputError
 from alignjax.sweep.config import DatasetEntry, ModelEntry
 
 PAPER_SHUFFLE_SEED = 42  # kyangl/alignment-security dataloading.get_dataloader(shuffle_seed=42)
@@ -39,29 +38,20 @@ class Points:
 
 
 def load_model_entry(entry: ModelEntry, checkpoint: str = "") -> LoadedModel:
-    """The registry model ``entry.name``, or the checkpoint file ``checkpoint`` of ``entry.arch``."""
+    """The registry model ``entry.name``, or the checkpoint file ``checkpoint`` of ``entry.arch``
+    (``alignjax.loading.load``, the loader every command uses)."""
+    from alignjax.loading import load
+
     if entry.arch is None:
-        from alignjax.weights.convert import load_model
-
-        logits_fn, variables, spec = load_model(entry.name)
-        return LoadedModel(logits_fn, variables, spec.num_classes, tuple(spec.input_shape), spec.preprocessing)
-    from alignjax.models import build_architecture
-    from alignjax.weights import read_state_dict
-    from alignjax.weights.convert import convert_state_dict, logits_fn_for
-    from alignjax.weights.strict import check_against_module
-
+        loaded = load(entry.name)
+        return LoadedModel(loaded.logits_fn, loaded.variables, loaded.num_classes, loaded.input_shape,
+                           loaded.preprocessing)
     path = Path(checkpoint)
     if not path.is_file():
         raise FileNotFoundError(f"model {entry.name}: checkpoint {path} does not exist")
     shape = tuple(entry.input_shape)  # type: ignore[arg-type]
-    module = build_architecture(entry.arch, num_classes=entry.num_classes)
-    state = read_state_dict(path)
-    if state and all(k.startswith(("params/", "batch_stats/")) for k in state):
-        variables = check_against_module(module, state, shape, source=str(path))
-    else:
-        variables = convert_state_dict(state, entry.arch, input_shape=shape, source=str(path),
-                                       num_classes=entry.num_classes)
-    return LoadedModel(logits_fn_for(module), variables, int(entry.num_classes), shape, None)  # type: ignore[arg-type]
+    loaded = load(arch=entry.arch, weights=path, num_classes=entry.num_classes, input_shape=shape)
+    return LoadedModel(loaded.logits_fn, loaded.variables, int(loaded.num_classes), shape, None)
 
 
 def _select(n_total: int, entry: DatasetEntry, order: np.ndarray | None = None) -> np.ndarray:

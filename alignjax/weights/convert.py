@@ -1,7 +1,7 @@
 """Checkpoint -> Flax-ready safetensors, and named models -> ``(logits_fn, variables, spec)``.
 
-``convert_checkpoint`` reads any supported file (no torch), strips wrapper prefixes, applies the
-family converter of the architecture (``keymaps.get_converter``), checks the result strictly against
+``convert_checkpoint`` reads any supported file (no torch), applies the checkpoint's quirks and the
+family converter of the architecture (``quirks.prepare_state_dict``), checks the result strictly against
 the Flax module and writes ``'/'``-joined float32 arrays plus a record of every builder argument
 (``metadata.py``: class count read off the checkpoint when not given, options, resolved normalisation,
 input shape, source sha256), in the safetensors header and a JSON sidecar; ``load_weights_for_arch``
@@ -23,25 +23,25 @@ from safetensors.numpy import load_file
 from alignjax.models.embedded import flatten, unflatten
 from alignjax.models.registry import (
     MODELS,
+    NO_QUIRKS,
+    CheckpointQuirks,
     ModelSpec,
     architecture_input_shape,
     build_architecture,
     get_model_spec,
 )
 from alignjax.weights import hub
-from alignjax.weights.keymaps import get_converter
 from alignjax.weights.metadata import check_rebuild, make_record, read_record, write_weights
+from alignjax.weights.quirks import prepare_state_dict
 from alignjax.weights.readers import load_checkpoint
-from alignjax.weights.rebuild import build_and_check, is_flax_state, load_weights_for_arch, logits_fn_for
+from alignjax.weights.rebuild import build_and_check, load_weights_for_arch, logits_fn_for
 from alignjax.weights.strict import check_against_module
+from alignjax.weights.verify import pinning, sha256_file
 
 __all__ = ["build_and_check", "convert_checkpoint", "convert_state_dict", "list_models", "load_model",
            "load_weights_for_arch", "logits_fn_for"]
 
 log = logging.getLogger(__name__)
-
-StateDictFn = Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
-
 
 def _default_input_shape(arch: str) -> tuple[int, int, int]:
     """The input shape ``arch`` is built for (its registration, else a named model's, else 224x224x3)."""
@@ -52,7 +52,7 @@ def convert_state_dict(
     state_dict: Mapping[str, np.ndarray],
     arch: str,
     *,
-    convert: StateDictFn | None = None,
+    quirks: CheckpointQuirks = NO_QUIRKS,
     input_shape: tuple[int, int, int] | None = None,
     dont_load: str | None = None,
     source: str = "checkpoint",
@@ -60,10 +60,10 @@ def convert_state_dict(
 ) -> dict[str, Any]:
     """PyTorch-style state dict -> nested Flax variables, strictly checked against ``arch``.
 
-    ``convert`` (a ``ModelSpec.convert``) replaces the family converter when given; without
+    ``quirks`` (a ``ModelSpec``'s) are applied first (``quirks.prepare_state_dict``); without
     ``num_classes`` the class count is read off the checkpoint.
     """
-    flat = (convert or get_converter(arch))(state_dict)
+    flat = prepare_state_dict(state_dict, arch, quirks, source=source)
     num_classes = arch_kwargs.pop("num_classes", None)
     return build_and_check(flat, arch, num_classes=num_classes, input_shape=input_shape, dont_load=dont_load,
                            source=source, **arch_kwargs)[1]
@@ -75,7 +75,7 @@ def convert_checkpoint(
     out_path: str | Path,
     *,
     key: str | None = None,
-    convert: StateDictFn | None = None,
+    quirks: CheckpointQuirks = NO_QUIRKS,
     input_shape: tuple[int, int, int] | None = None,
     dont_load: str | None = None,
     **arch_kwargs: Any,
@@ -88,7 +88,7 @@ def convert_checkpoint(
       arch: a registered architecture (``alignjax.models.ARCHITECTURES``).
       out_path: where to write the ``.safetensors``; the sidecar goes next to it with a ``.json`` suffix.
       key: the entry holding the weights in a nested checkpoint, if automatic selection picks wrongly.
-      convert: a ``ModelSpec.convert``-style function replacing the family converter.
+      quirks: checkpoint surgery as data (``CheckpointQuirks``: kept/dropped/renamed keys, a layout).
       input_shape: (h, w, c) for the shape check; default: the architecture's registered input shape.
       dont_load: regex of module variables that may be absent from the checkpoint.
       **arch_kwargs: passed to the architecture builder (``num_classes``, ``mean``/``std`` ...); without
@@ -98,16 +98,15 @@ def convert_checkpoint(
     ``load_weights_for_arch`` rebuilds exactly this model.
     """
     path, out_path = Path(path), Path(out_path)
-    loaded = load_checkpoint(path, key=key)
-    flat = loaded.state_dict if convert is None and is_flax_state(loaded.state_dict) else \
-        (convert or get_converter(arch))(loaded.state_dict)
+    loaded = load_checkpoint(path, key=key or quirks.key, strip=False)
+    flat = prepare_state_dict(loaded.state_dict, arch, quirks, source=str(path))
     num_classes = arch_kwargs.pop("num_classes", None)
     module, variables, classes, shape = build_and_check(
         flat, arch, num_classes=num_classes, input_shape=input_shape, dont_load=dont_load, source=str(path),
         **arch_kwargs)
     record = make_record(arch, module, num_classes=classes, input_shape=shape, arch_kwargs=arch_kwargs,
                          num_classes_read_off_checkpoint=num_classes is None, source=str(path),
-                         source_sha256=hub.sha256_file(path), source_format=loaded.format,
+                         source_sha256=sha256_file(path), source_format=loaded.format,
                          source_key=loaded.key)
     return write_weights(flatten(dict(variables)), out_path, record)
 
@@ -161,37 +160,48 @@ def load_model(
     folder = "downloads" if isinstance(parsed, hub.UrlSource) else "hub"
     hub_cache = Path(cache_dir) / folder if cache_dir is not None else None
     path = hub.fetch(spec.source, sha256=spec.sha256, cache_dir=hub_cache, offline=offline)
-    loaded = load_checkpoint(path, key=spec.checkpoint_key)
-    variables = convert_state_dict(loaded.state_dict, spec.arch, convert=spec.convert,
+    loaded = load_checkpoint(path, key=spec.quirks.key, strip=False)
+    variables = convert_state_dict(loaded.state_dict, spec.arch, quirks=spec.quirks,
                                    input_shape=spec.input_shape, source=f"{spec.name} ({path})",
                                    num_classes=spec.num_classes, **arch_kwargs)
     if downloaded:
         record = make_record(spec.arch, module, num_classes=spec.num_classes, input_shape=spec.input_shape,
                              arch_kwargs=arch_kwargs, name=spec.name, source=spec.source,
-                             source_sha256=hub.sha256_file(path))
+                             source_sha256=sha256_file(path))
         write_weights(flatten(dict(variables)), cached, record)
     return logits_fn_for(module), variables, spec
 
 
-def list_models() -> list[dict[str, Any]]:
-    """One row per registered model (name, arch, source, sha256, accuracies, preprocessing, provenance)."""
+def list_models(pool: str | None = None) -> list[dict[str, Any]]:
+    """One row per registered model (name, arch, family, training, Brain-Score id, source and how it is
+    pinned, accuracies, preprocessing, provenance); ``pool`` keeps the entries of that pool only."""
     rows = []
     for name in sorted(MODELS):
         spec = MODELS[name]
+        if pool is not None and pool not in spec.pools:
+            continue
         robust = spec.expected_robust_acc
         rows.append({
             "name": name,
             "arch": spec.arch,
+            "family": spec.family,
+            "training": spec.training,
+            "brainscore_id": spec.brainscore_id,
+            "aliases": list(spec.aliases),
+            "pools": sorted(spec.pools),
             "num_classes": spec.num_classes,
             "input_shape": "x".join(map(str, spec.input_shape)),
             "source": spec.source,
             "sha256": spec.sha256,
+            "pinning": pinning(spec.source, spec.sha256),
             "expected_clean_acc": spec.expected_clean_acc,
             "expected_robust_acc": None if robust is None else robust.accuracy,
             "threat_model": None if robust is None else f"{robust.norm} {robust.eps_text}",
             "resize": spec.preprocessing.resize,
             "crop": spec.preprocessing.crop,
             "interpolation": spec.preprocessing.interpolation,
+            "mean": list(spec.preprocessing.mean),
+            "std": list(spec.preprocessing.std),
             "provenance": spec.provenance,
         })
     return rows

@@ -19,10 +19,10 @@ import numpy as np
 
 from alignjax.models.registry import architecture_input_shape, build_architecture
 from alignjax.weights.errors import CheckpointMismatchError
-from alignjax.weights.keymaps import get_converter
 from alignjax.weights.metadata import check_rebuild, infer_num_classes, jsonable, module_config, read_record
+from alignjax.weights.quirks import prepare_state_dict
 from alignjax.weights.readers import read_state_dict
-from alignjax.weights.strict import check_against_module, expected_shapes
+from alignjax.weights.strict import check_against_module, expected_shapes, is_flax_state
 
 __all__ = ["build_and_check", "is_flax_state", "load_weights_for_arch", "logits_fn_for"]
 
@@ -46,11 +46,6 @@ def _fitting_input_shape(module: Any, flat: Mapping[str, np.ndarray], tried: tup
         if set(expected) == set(flat) and all(tuple(np.shape(flat[k])) == v for k, v in expected.items()):
             return shape
     return None
-
-
-def is_flax_state(state: Mapping[str, Any]) -> bool:
-    """Flax variable names (``params/...``, ``batch_stats/...``), as alignjax writes them."""
-    return bool(state) and all(k.startswith(("params/", "batch_stats/")) for k in state)
 
 
 def _tuples(value: Any) -> Any:
@@ -128,8 +123,7 @@ def load_weights_for_arch(
                 raise CheckpointMismatchError(
                     f"{name}={kwargs[name]!r}, but {path} was converted with {value!r}")
             kwargs.setdefault(name, value)
-    state = read_state_dict(path)
-    flat = state if is_flax_state(state) else get_converter(arch)(state)
+    flat = prepare_state_dict(read_state_dict(path, strip=False), arch, source=str(path))
     recorded_shape = tuple(record["input_shape"]) if record and record.get("input_shape") else None
     hint = ""
     if recorded_shape is not None and input_shape is not None and tuple(input_shape) != recorded_shape:

@@ -19,7 +19,7 @@ import numpy as np
 from alignjax.models.embedded import unflatten
 from alignjax.weights.errors import CheckpointMismatchError
 
-__all__ = ["CheckpointMismatchError", "check_against_module", "expected_shapes", "strip_prefixes"]
+__all__ = ["CheckpointMismatchError", "check_against_module", "expected_shapes", "is_flax_state", "strip_prefixes"]
 
 COMMON_PREFIXES = ("module.", "model.", "_orig_mod.")
 
@@ -35,6 +35,11 @@ def strip_prefixes(state_dict: Mapping[str, Any], prefixes: tuple[str, ...] = CO
                 out = {k[len(prefix):]: v for k, v in out.items()}
                 changed = True
     return out
+
+
+def is_flax_state(state: Mapping[str, Any]) -> bool:
+    """Flax variable names (``params/...``, ``batch_stats/...``), as alignjax writes them."""
+    return bool(state) and all(k.startswith(("params/", "batch_stats/")) for k in state)
 
 
 def expected_shapes(module: Any, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:

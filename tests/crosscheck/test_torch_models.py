@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from alignjax.attacks.validation import InputError
-from alignjax.commands.attack import load_arch_weights
+from alignjax.loading import load
 from alignjax.crosscheck.torch_models import bridge_model, digits_cnn_torch, native_model
 from alignjax.data.digits import digits_split
+from alignjax.errors import InputError
 from alignjax.models import build_architecture, load_embedded
 from alignjax.models.embedded import EMBEDDED_WEIGHTS, bundled_weights_dir
 
@@ -81,7 +81,8 @@ def test_native_timm_resnet_matches_the_converted_model(tmp_path):
     path = tmp_path / "resnet18.pt"
     torch.save(net.state_dict(), path)
     x = np.random.default_rng(0).uniform(size=(2, 64, 64, 3)).astype(np.float32)
-    logits_fn, variables = load_arch_weights("resnet18", path, 10, x.shape[1:])[:2]
+    loaded = load(arch="resnet18", weights=path, num_classes=10, input_shape=x.shape[1:])
+    logits_fn, variables = loaded.logits_fn, loaded.variables
     native = native_model("resnet18", build_architecture("resnet18", num_classes=10), variables, path)
     with torch.no_grad():
         ours = native(_nchw(x)).numpy()

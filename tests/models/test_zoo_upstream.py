@@ -110,7 +110,7 @@ def test_timm_module_of_the_checkpoint_converts_like_torchvision(name):
     ours = convert_state_dict(
         numpy_state_dict(twin),
         spec.arch,
-        convert=spec.convert,
+        quirks=spec.quirks,
         input_shape=shape,
         num_classes=spec.num_classes,
     )

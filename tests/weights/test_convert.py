@@ -12,7 +12,7 @@ import torch
 from safetensors.numpy import save_file
 
 from alignjax.models import ModelSpec, build_architecture
-from alignjax.models.zoo import IMAGENET_MEAN, IMAGENET_STD, _timm_vgg
+from alignjax.models.zoo import IMAGENET_MEAN, IMAGENET_STD, TIMM_VGG
 from alignjax.weights.convert import convert_checkpoint, list_models, load_converted, load_model
 from alignjax.weights.strict import CheckpointMismatchError
 from tests.models.torch_reference_cnns import TVVGG, TVBasicBlock, TVResNet, randomize
@@ -92,7 +92,7 @@ def test_load_model_through_offline_hub_cache_and_converted_cache(tmp_path):
     spec = ModelSpec(
         name="tiny_vgg.test", arch="vgg16", num_classes=10, input_shape=(32, 32, 3),
         source="hf://org/tiny-vgg/model.safetensors@main", sha256=hashlib.sha256(data).hexdigest(),
-        convert=_timm_vgg("vgg16"), arch_kwargs=(("stages", ((4,), (8,), (8,), (8,), (8,))), ("hidden", 16)),
+        quirks=TIMM_VGG, arch_kwargs=(("stages", ((4,), (8,), (8,), (8,), (8,))), ("hidden", 16)),
         provenance="test",
     )
     logits_fn, variables, got_spec = load_model(spec, cache_dir=tmp_path / "cache", offline=True)
@@ -114,7 +114,7 @@ def test_load_model_refuses_a_tampered_download(tmp_path):
     spec = ModelSpec(name="tampered", arch="vgg16", num_classes=10, input_shape=(32, 32, 3),
                      source="hf://org/tiny-vgg/model.safetensors@main",
                      sha256=hashlib.sha256(data).hexdigest(),
-                     convert=_timm_vgg("vgg16"))
+                     quirks=TIMM_VGG)
     with pytest.raises(ValueError, match="sha256 mismatch"):
         load_model(spec, cache_dir=tmp_path, offline=True)
     assert not (tmp_path / "converted").exists()

@@ -4,6 +4,11 @@ A converter takes a PyTorch-style state dict (``name -> np.ndarray``, prefixes a
 returns flat Flax variables (``'params/...'`` and ``'batch_stats/...'`` keys, float32 arrays). It
 renames and transposes only; ``alignjax.weights.strict.check_against_module`` then verifies the result
 against the module. Families register themselves at import of this package.
+
+A *layout* converter handles a checkpoint written in another project's layout for an architecture
+(timm's VGG with its convolutional classifier, lukemelas' EfficientNet ``_blocks.i`` names, BiT's
+TensorFlow-named ``.npz``, files that already hold Flax variables): ``(state_dict, arch) -> flat Flax
+variables``, registered by name with ``register_layout`` and named by a ``CheckpointQuirks.layout``.
 """
 
 from __future__ import annotations
@@ -14,7 +19,10 @@ import numpy as np
 
 Converter = Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
 
+LayoutConverter = Callable[[Mapping[str, np.ndarray], str], dict[str, np.ndarray]]
+
 CONVERTERS: dict[str, Converter] = {}
+LAYOUTS: dict[str, LayoutConverter] = {}
 
 
 def register_converter(*arch_names: str) -> Callable[[Converter], Converter]:
@@ -28,6 +36,27 @@ def register_converter(*arch_names: str) -> Callable[[Converter], Converter]:
         return fn
 
     return decorate
+
+
+def register_layout(name: str) -> Callable[[LayoutConverter], LayoutConverter]:
+    """Decorator registering a whole-layout converter ``(state_dict, arch) -> flat`` under ``name``."""
+
+    def decorate(fn: LayoutConverter) -> LayoutConverter:
+        if name in LAYOUTS:
+            raise ValueError(f"a layout converter {name!r} is registered twice")
+        LAYOUTS[name] = fn
+        return fn
+
+    return decorate
+
+
+def get_layout(name: str) -> LayoutConverter:
+    _import_families()
+    try:
+        return LAYOUTS[name]
+    except KeyError:
+        known = ", ".join(sorted(LAYOUTS)) or "(none)"
+        raise KeyError(f"no checkpoint layout converter {name!r}; known: {known}") from None
 
 
 def get_converter(arch: str) -> Converter:

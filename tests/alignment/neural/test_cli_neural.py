@@ -70,7 +70,7 @@ def test_bad_input_is_one_clear_error(registered_mirror, weights, tmp_path, caps
                         "--out", str(tmp_path / "x")], capsys)
     assert code == 2 and "no layer(s) ['conv9']" in err
     code, _, err = run(["--image-size", "8", "--out", str(tmp_path / "y")], capsys)
-    assert code == 2 and "--arch needs --weights" in err
+    assert code == 2 and "--arch small_cnn needs --weights FILE" in err
     code = main(["align", "neural", "--model", "no_such_model", "--out", str(tmp_path / "z")])
     assert code == 2 and "unknown model 'no_such_model'" in capsys.readouterr().err
     code = main(["align", "neural", "--model", "digits_cnn", "--out", str(tmp_path / "z")])
