@@ -1,15 +1,24 @@
-"""timm ConvNeXt beyond the full-size upstream comparison (``test_upstream.py``): the converted names
-and bfloat16, on small timm models built by ``timm.create_model``."""
+"""timm ConvNeXt beyond the full-size upstream comparison (``test_upstream.py``): the converted names,
+bfloat16, and logits and input gradients of small ConvNeXt-XXL and ``convnext_large_mlp`` (hidden head
+layer) models built by ``timm.create_model``."""
 
 from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from alignjax.models import build_architecture
 from alignjax.weights.keymaps import get_converter
-from alignjax.weights.strict import check_against_module
-from tests.models.helpers import flax_logits, normalized, numpy_state_dict, randomize, timm_module
+from alignjax.weights.strict import check_against_module, expected_shapes
+from tests.models.helpers import (
+    compare_logits_and_input_gradient,
+    flax_logits,
+    normalized,
+    numpy_state_dict,
+    randomize,
+    timm_module,
+)
 
 SMALL = {"depths": (1, 1, 1, 1), "dims": (8, 16, 32, 64)}
 
@@ -40,3 +49,33 @@ def test_bfloat16_forward_is_close_to_float32(rng):
     low = flax_logits(module.clone(dtype=jnp.bfloat16), variables, x)
     assert low.dtype == np.float32
     np.testing.assert_allclose(low, reference, atol=0.05 * float(np.abs(reference).max()))
+
+
+# --- ConvNeXt-L/XL/XXL and the CLIP towers' MLP head: small timm models, logits and input gradients ----
+
+
+@pytest.mark.parametrize(
+    ("arch", "options", "size"),
+    [
+        ("convnext_large_mlp", {**SMALL, "head_hidden_size": 16}, 32),
+        # eps 1e-5 everywhere; 44 px is no multiple of 32 (44 -> 11 -> 5 -> 2 -> 1, floors as torch's)
+        ("convnext_xxlarge", SMALL, 44),
+    ],
+)
+def test_small_model_matches_timm(arch, options, size):
+    module = build_architecture(arch, num_classes=10, **options)
+    x = np.random.default_rng(2).uniform(size=(2, size, size, 3)).astype(np.float32)
+    reference = timm_module().create_model(arch, pretrained=False, num_classes=10, **options)
+    randomize(reference, normalized(x, module.mean, module.std), seed=2)
+    compare_logits_and_input_gradient(
+        arch, reference, x, mean=module.mean, std=module.std, rtol=1e-5, num_classes=10, **options
+    )
+
+
+def test_large_variants_defaults():
+    state = expected_shapes(build_architecture("convnext_large_mlp"), (64, 64, 3))
+    assert state["params/head/pre_logits/fc/kernel"] == (1536, 1536)
+    assert state["params/head/fc/kernel"] == (1536, 1000)
+    xxlarge = build_architecture("convnext_xxlarge")
+    assert xxlarge.layer_norm_eps == 1e-5 and xxlarge.depths == (3, 4, 30, 3)
+    assert build_architecture("convnext_xlarge").dims == (256, 512, 1024, 2048)

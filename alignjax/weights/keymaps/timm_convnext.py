@@ -9,6 +9,7 @@ torch names (timm ``convnext.py``)::
     stages.{i}.blocks.{j}.mlp.{fc1, fc2}.{weight, bias}            (Linear)
     stages.{i}.blocks.{j}.gamma (C,)
     head.norm.{weight, bias}   head.fc.{weight, bias}
+    head.pre_logits.fc.{weight, bias}                              (convnext_large_mlp's hidden layer)
 
 Convolutions go OIHW -> HWIO (the depthwise (C, 1, 7, 7) becomes (7, 7, 1, C), which is what
 ``flax.linen.Conv(feature_group_count=C)`` stores), linears (out, in) -> (in, out), norms
@@ -27,7 +28,7 @@ from alignjax.weights.keymaps import register_converter
 
 _CONVS = re.compile(r"^(stem\.0|stages\.\d+\.downsample\.1|stages\.\d+\.blocks\.\d+\.conv_dw)$")
 _NORMS = re.compile(r"^(stem\.1|stages\.\d+\.downsample\.0|stages\.\d+\.blocks\.\d+\.norm|head\.norm)$")
-_LINEARS = re.compile(r"^(stages\.\d+\.blocks\.\d+\.mlp\.fc[12]|head\.fc)$")
+_LINEARS = re.compile(r"^(stages\.\d+\.blocks\.\d+\.mlp\.fc[12]|head\.fc|head\.pre_logits\.fc)$")
 
 
 def _flax_path(torch_module: str) -> str:
@@ -36,7 +37,15 @@ def _flax_path(torch_module: str) -> str:
     return path.replace(".", "/")
 
 
-@register_converter("convnext_tiny", "convnext_small", "convnext_base")
+@register_converter(
+    "convnext_tiny",
+    "convnext_small",
+    "convnext_base",
+    "convnext_large",
+    "convnext_xlarge",
+    "convnext_large_mlp",
+    "convnext_xxlarge",
+)
 def convert_timm_convnext(state_dict: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Renames and transposes a timm ConvNeXt state dict; unknown keys are kept for the strict check."""
     out: dict[str, np.ndarray] = {}

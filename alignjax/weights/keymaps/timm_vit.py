@@ -8,6 +8,7 @@ torch names (timm ``vision_transformer.py``, ``deit.py``)::
     blocks.{i}.attn.qkv.{weight (3D, D), bias}   blocks.{i}.attn.proj.{weight, bias}
     blocks.{i}.mlp.{fc1, fc2}.{weight, bias}
     norm.{weight, bias}   head.{weight, bias}   head_dist.{weight, bias}
+    norm_pre.{weight, bias}   (CLIP towers, ``pre_norm=True``; their patch_embed.proj has no bias)
 
 The fused ``qkv`` stays fused (its output axis is (3, heads, head_dim) in both frameworks), so
 conversion is renaming plus transposes: linear (out, in) -> (in, out), conv OIHW -> HWIO.
@@ -37,6 +38,16 @@ def _flax_path(torch_module: str) -> str:
 @register_converter(
     "vit_small_patch16_224",
     "vit_base_patch16_224",
+    "vit_base_patch32_224",
+    "vit_base_patch16_384",
+    "vit_large_patch16_224",
+    "vit_large_patch16_384",
+    "vit_large_patch32_384",
+    "vit_base_patch16_clip_224",
+    "vit_base_patch32_clip_224",
+    "vit_large_patch14_clip_224",
+    "vit_large_patch14_clip_336",
+    "vit_huge_patch14_clip_224",
     "deit_tiny_patch16_224",
     "deit_small_patch16_224",
     "deit_base_patch16_224",
@@ -53,7 +64,7 @@ def convert_timm_vit(state_dict: Mapping[str, np.ndarray]) -> dict[str, np.ndarr
         elif module == "patch_embed.proj":
             key = "kernel" if leaf == "weight" else leaf
             out[f"params/patch_embed/proj/{key}"] = value.transpose(2, 3, 1, 0) if leaf == "weight" else value
-        elif module == "norm" or module.endswith(_LAYER_NORMS):
+        elif module in ("norm", "norm_pre") or module.endswith(_LAYER_NORMS):
             out[f"params/{_flax_path(module)}/{'scale' if leaf == 'weight' else 'bias'}"] = value
         elif module in ("head", "head_dist") or module.endswith(_LINEARS):
             key = "kernel" if leaf == "weight" else leaf
