@@ -106,6 +106,9 @@ REAL_INPUT: dict[str, tuple[int, int, int]] = {
 }
 # the largest variants: their full-size gradient check runs with -m slow (their family's smaller ones by default)
 REAL_SIZE_SLOW = frozenset(families.collect("REAL_SIZE_SLOW"))
+# variants whose small model is the same program as a sibling's (same blocks, the family's SMALL options
+# override every size): their attack run adds nothing but CI time, so it runs with -m slow
+ATTACK_SLOW = frozenset(families.collect("ATTACK_SLOW"))
 
 EPS = 0.25  # large on purpose: random-weight models must lose points to the white-box attacks
 N_POINTS = 4
@@ -125,6 +128,8 @@ def test_every_registered_architecture_has_an_entry():
     )
     assert not sorted(set(SMALL) - set(ARCHITECTURES)), "SMALL names architectures that are not registered"
     assert set(REAL_INPUT) == set(SMALL)
+    for arch in ATTACK_SLOW:  # a default-run sibling runs the same small program
+        assert any(SMALL[other] == SMALL[arch] for other in set(SMALL) - ATTACK_SLOW), arch
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +145,9 @@ def _linf(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a - b).reshape(len(a), -1).max(axis=1)
 
 
-@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize(
+    "arch", [pytest.param(a, marks=pytest.mark.slow) if a in ATTACK_SLOW else a for a in sorted(ARCHITECTURES)]
+)
 def test_attacks_run_under_the_cascade_jit(arch, xla_cache):
     with cheap_compiles(xla_cache, disable_optimizations=True):
         attack_small_model(arch)

@@ -11,7 +11,9 @@ A module here may define any of:
   ``test_every_architecture_attackable.py`` (the four attacks under the cascade's jit);
 - ``REAL_INPUT``: ``{arch: input shape}`` where it is not 224x224x3;
 - ``REAL_SIZE_SLOW``: architectures whose full-size input-gradient check runs only with ``-m slow``
-  (the largest variants; their family's smallest variant runs by default).
+  (the largest variants; their family's smallest variant runs by default);
+- ``ATTACK_SLOW``: architectures whose ``SMALL`` model is the same program as a sibling's that runs by
+  default, so their small-model attack run is left to ``-m slow``.
 
 Adding a family means adding one file here; no shared table has to be edited.
 """

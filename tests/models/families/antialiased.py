@@ -33,3 +33,6 @@ _SMALL = {"width": 8, "stage_sizes": (1, 1, 1, 1), "groups": 4, "width_per_group
 SMALL = {arch: (_SMALL, (64, 64, 3)) for arch in UPSTREAM}  # reflect padding needs 4x4 before layer4
 
 REAL_SIZE_SLOW = frozenset(UPSTREAM) - {"antialiased_resnet50"}
+
+# every variant's small model is the same program: one attack run covers them by default
+ATTACK_SLOW = REAL_SIZE_SLOW

@@ -68,3 +68,6 @@ REAL_INPUT = {
 }
 
 REAL_SIZE_SLOW = frozenset(UPSTREAM) - {"resnetv2_50x1_bit"}
+
+# every variant's small model is the same program: one attack run covers them by default
+ATTACK_SLOW = REAL_SIZE_SLOW

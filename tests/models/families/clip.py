@@ -25,3 +25,6 @@ SMALL = {arch: (_SMALL, (32, 32, 3)) for arch in UPSTREAM}
 REAL_INPUT = {"vit_large_patch14_clip_336": (336, 336, 3)}
 
 REAL_SIZE_SLOW = frozenset(UPSTREAM) - {"vit_base_patch32_clip_224"}
+
+# every variant's small model is the same program: one attack run covers them by default
+ATTACK_SLOW = REAL_SIZE_SLOW

@@ -16,3 +16,6 @@ _SMALL = {"block_config": (1, 1, 1, 1), "growth_rate": 8, "num_init_features": 1
 SMALL = {arch: (_SMALL, (32, 32, 3)) for arch in UPSTREAM}
 
 REAL_SIZE_SLOW = frozenset(UPSTREAM) - {"densenet121"}
+
+# every variant's small model is the same program: one attack run covers them by default
+ATTACK_SLOW = REAL_SIZE_SLOW

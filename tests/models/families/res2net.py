@@ -18,3 +18,6 @@ _SMALL = {"width": 16, "stage_sizes": (1, 1, 1, 1), "base_width": 16, "scale": 4
 SMALL = {arch: (_SMALL, (32, 32, 3)) for arch in UPSTREAM}
 
 REAL_SIZE_SLOW = frozenset(UPSTREAM) - {"res2net50_26w_4s"}
+
+# every variant's small model is the same program: one attack run covers them by default
+ATTACK_SLOW = REAL_SIZE_SLOW

@@ -40,3 +40,6 @@ _SMALL = {"width": 8, "stage_sizes": (1, 1, 1, 1), "groups": 4, "width_per_group
 SMALL = {arch: (_SMALL, (32, 32, 3)) for arch in UPSTREAM}
 
 REAL_SIZE_SLOW = frozenset(UPSTREAM) - {"resnext50_32x4d"}
+
+# every variant's small model is the same program: one attack run covers them by default
+ATTACK_SLOW = REAL_SIZE_SLOW

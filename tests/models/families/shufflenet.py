@@ -16,3 +16,6 @@ _SMALL = {"stages_repeats": (1, 2, 1), "stages_out_channels": (8, 16, 32, 64, 64
 SMALL = {arch: (_SMALL, (32, 32, 3)) for arch in UPSTREAM}
 
 REAL_SIZE_SLOW = frozenset(UPSTREAM) - {"shufflenet_v2_x0_5"}
+
+# every variant's small model is the same program: one attack run covers them by default
+ATTACK_SLOW = REAL_SIZE_SLOW

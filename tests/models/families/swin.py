@@ -27,3 +27,6 @@ SMALL = {arch: (SMALL_OPTIONS, (32, 32, 3)) for arch in UPSTREAM}
 REAL_INPUT = {"swin_base_patch4_window12_384": (384, 384, 3)}
 
 REAL_SIZE_SLOW = frozenset(UPSTREAM) - {"swin_tiny_patch4_window7_224"}
+
+# every variant's small model is the same program: one attack run covers them by default
+ATTACK_SLOW = REAL_SIZE_SLOW

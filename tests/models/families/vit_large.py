@@ -21,3 +21,6 @@ SMALL = {arch: (_SMALL, (32, 32, 3)) for arch in UPSTREAM}
 REAL_INPUT = {arch: (384, 384, 3) for arch in UPSTREAM if arch.endswith("_384")}
 
 REAL_SIZE_SLOW = frozenset(UPSTREAM) - {"vit_base_patch32_224"}
+
+# every variant's small model is the same program: one attack run covers them by default
+ATTACK_SLOW = REAL_SIZE_SLOW
