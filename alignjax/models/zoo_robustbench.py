@@ -26,17 +26,22 @@ Gowal2021Improving* (Apache-2.0, Copyright 2021 Google), as that LICENSE lists.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-
-import numpy as np
-
-from alignjax.models.registry import ModelSpec, Preprocessing, RobustAccuracy, register_model
+from alignjax.models.registry import (
+    CheckpointQuirks,
+    ModelSpec,
+    Preprocessing,
+    RobustAccuracy,
+    register_model,
+)
 
 ROBUSTBENCH_COMMIT = "RobustBench/robustbench@78fcc9e"
 DRIVE_URL = "https://drive.google.com/uc?export=download&id="
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2471, 0.2435, 0.2616)
-_WRAPPER_PREFIXES = ("module.", "model.")
+# robustbench.utils.load_model's surgery as data: wrapper prefixes off, and for the models built with
+# sub_block1=True the unused block's weights dropped
+WRAPPERS = CheckpointQuirks(strip_prefixes=("module.", "model."))
+WRAPPERS_WITHOUT_SUB_BLOCK1 = CheckpointQuirks(strip_prefixes=("module.", "model."), drop=(r"^(module\.|model\.)*sub_block1\.",))
 
 # Models RobustBench builds with WideResNet(..., sub_block1=True).
 SUB_BLOCK1 = frozenset({"Carmon2019Unlabeled", "Sehwag2020Hydra", "Wang2020Improving", "Zhang2019Theoretically"})
@@ -134,29 +139,6 @@ def parse_eps(text: str) -> float:
     return float(numerator) / float(denominator) if denominator else float(numerator)
 
 
-def robustbench_convert(arch: str, *, drop_prefixes: tuple[str, ...] = ()) -> Callable:
-    """``ModelSpec.convert`` doing ``robustbench.utils.load_model``'s surgery, then the family key map.
-
-    Removes the ``module.`` / ``model.`` wrapper prefixes (``rm_substr_from_state_dict``, restricted to
-    prefixes), drops the weights under ``drop_prefixes`` (``'sub_block1.'``), and renames the rest with
-    ``alignjax.weights.keymaps.get_converter(arch)``.
-    """
-
-    def convert(state_dict: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from alignjax.weights.keymaps import get_converter
-
-        cleaned = {}
-        for name, value in state_dict.items():
-            for prefix in _WRAPPER_PREFIXES:
-                name = name.removeprefix(prefix)
-            if not name.startswith(drop_prefixes):
-                cleaned[name] = value
-        return get_converter(arch)(cleaned)
-
-    convert.__name__ = f"convert_robustbench_{arch}" + ("_without_sub_block1" if drop_prefixes else "")
-    return convert
-
-
 def _normalisation(arch: str, name: str) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
     if arch.startswith("dm_wrn") or name == "Wong2020Fast":
         return CIFAR10_MEAN, CIFAR10_STD
@@ -175,15 +157,15 @@ def robustbench_spec(threat: str, name: str, arch: str, drive_id: str, clean: fl
         arch_kwargs = (("mean", mean), ("std", std))  # explicit, though DMWideResNet's default agrees
     paper = PAPERS[name.split("_")[0]]
     licence = ("Apache-2.0, Copyright 2021 Google" if name.startswith(APACHE_GOOGLE) else "MIT (RobustBench)")
-    drop = ("sub_block1.",) if name in SUB_BLOCK1 else ()
     return ModelSpec(
         name=f"robustbench/cifar10/{threat}/{name}",
         arch=arch,
         num_classes=10,
         input_shape=(32, 32, 3),
         source=DRIVE_URL + drive_id,
-        convert=robustbench_convert(arch, drop_prefixes=drop),
-        sha256=None,
+        quirks=WRAPPERS_WITHOUT_SUB_BLOCK1 if name in SUB_BLOCK1 else WRAPPERS,
+        family="wide_resnet" if "wrn" in arch else arch.removeprefix("cifar_").rstrip("0123456789"),
+        training="standard" if name == "Standard" else "adversarial",
         preprocessing=preprocessing,
         arch_kwargs=arch_kwargs,
         expected_clean_acc=clean,

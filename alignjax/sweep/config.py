@@ -7,6 +7,8 @@ TOML form (``configs/paper_grid.toml`` and ``configs/digits_example.toml`` are w
     seeds = [0]
     versions = ["standard", "fast"]  # presets (standard, plus, rand, paper) or tables below
 
+    pools = ["paper"]              # every model of a registry pool (``alignjax models --pool paper``)
+
     [[models]]                     # a registry model (``alignjax models``)
     name = "digits_cnn"
 
@@ -238,14 +240,36 @@ def _version(name: Any, tables: dict[str, Any]) -> VersionEntry:
                         attacks=tuple(attacks))
 
 
+def _pool_models(pools: Any, listed: set[str]) -> list[ModelEntry]:
+    """The registry models of each named pool (``ModelSpec.pools``), in name order, less those listed."""
+    from alignjax.models import MODELS
+
+    if not isinstance(pools, list) or not all(isinstance(p, str) for p in pools):
+        raise InputError(f"config: pools must be a list of pool names, e.g. [\"paper\"], got {pools!r}")
+    known = sorted({pool for spec in MODELS.values() for pool in spec.pools})
+    entries = []
+    for pool in pools:
+        if pool not in known:
+            raise InputError(f"config: unknown pool {pool!r}; the pools are {known} (`alignjax models --pool`)")
+        for name in sorted(n for n, spec in MODELS.items() if pool in spec.pools):
+            if name not in listed:
+                listed.add(name)
+                entries.append(ModelEntry(name=name))
+    return entries
+
+
 def config_from_dict(data: dict[str, Any], base_dir: str | Path = ".") -> SweepConfig:
     """Validates a config dict (the TOML's shape); relative paths are resolved against ``base_dir``."""
     base = Path(base_dir)
-    t = _take(data, ("name", "models", "datasets", "threats", "versions", "version", "seeds",
+    t = _take(data, ("name", "models", "pools", "datasets", "threats", "versions", "version", "seeds",
                      "checkpoint_seconds"), "config")
-    for key in ("name", "models", "datasets", "threats", "versions"):
+    for key in ("name", "datasets", "threats", "versions"):
         if not t.get(key):
             raise InputError(f"config: '{key}' is missing or empty")
+    explicit = [_model(m, base, i) for i, m in enumerate(t.get("models", []))]
+    pooled = _pool_models(t.get("pools", []), {m.name for m in explicit})
+    if not explicit and not pooled:
+        raise InputError("config: no models: list [[models]] tables or pools = [\"paper\"]")
     if not isinstance(t["versions"], list):
         raise InputError("config: versions must be a list of names; define custom ones in [version.<name>]")
     tables = t.get("version", {})
@@ -257,7 +281,7 @@ def config_from_dict(data: dict[str, Any], base_dir: str | Path = ".") -> SweepC
         raise InputError(f"config: seeds must be integers, got {seeds!r}")
     config = SweepConfig(
         name=str(t["name"]),
-        models=tuple(_model(m, base, i) for i, m in enumerate(t["models"])),
+        models=(*explicit, *pooled),
         datasets=tuple(_dataset(d, base, i) for i, d in enumerate(t["datasets"])),
         threats=tuple(_threat(x, i) for i, x in enumerate(t["threats"])),
         versions=tuple(_version(v, tables) for v in t["versions"]),

@@ -9,6 +9,7 @@ import pytest
 from alignjax.attacks import APGDConfig, SquareConfig, presets
 from alignjax.cli import main
 from alignjax.errors import InputError
+from alignjax.models import MODELS
 from alignjax.sweep import config_hash, expand, load_config, work_items
 from alignjax.sweep.config import config_from_dict, parse_eps
 from alignjax.sweep.distributed import ProcessInfo, owned
@@ -130,6 +131,8 @@ def test_shipped_configs_expand(capsys):
     assert {u.eps for u in units} == {0.001, 0.5 / 255, 1 / 255} and {u.version for u in units} == {"paper",
                                                                                                    "standard"}
     assert paper.datasets[0].subset == "paper" and paper.datasets[0].preprocessing == "brainscore"
+    pool = sorted(name for name, spec in MODELS.items() if "paper" in spec.pools)
+    assert [m.name for m in paper.models] == pool and len(pool) >= 100
     first = next(u for u in units if u.version == "paper")
     assert first.attacks == presets.paper("Linf", first.eps, 1000)
     assert isinstance(first.attacks[0], APGDConfig) and first.attacks[1].n_target_classes == 999
@@ -137,3 +140,18 @@ def test_shipped_configs_expand(capsys):
     assert "12 units" in capsys.readouterr().out
     assert main(["sweep", "missing.toml"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_pools_expand_to_their_registry_models_and_explicit_entries_win():
+    base = {"name": "p", "datasets": [{"name": "d", "kind": "digits"}], "threats": [{"norm": "Linf", "eps": [0.1]}],
+            "versions": ["standard"]}
+    config = config_from_dict({**base, "pools": ["paper"], "models": [{"name": "brainscore/alexnet"}]})
+    names = [m.name for m in config.models]
+    assert names[0] == "brainscore/alexnet" and names.count("brainscore/alexnet") == 1
+    assert set(names) == {name for name, spec in MODELS.items() if "paper" in spec.pools}
+    with pytest.raises(InputError, match="unknown pool 'papr'.*paper"):
+        config_from_dict({**base, "pools": ["papr"]})
+    with pytest.raises(InputError, match="pools must be a list"):
+        config_from_dict({**base, "pools": "paper"})
+    with pytest.raises(InputError, match="no models"):
+        config_from_dict(base)

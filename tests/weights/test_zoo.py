@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from alignjax.models import ARCHITECTURES, MODELS, build_architecture
-from alignjax.models.zoo import timm_vgg_to_torchvision
 from alignjax.weights import hub
-from alignjax.weights.keymaps import get_converter
+from alignjax.weights.keymaps import get_converter, get_layout
+from alignjax.weights.keymaps.layouts import timm_vgg_to_torchvision
+from alignjax.weights.verify import pinning
 
 HUB_ENTRIES = sorted(name for name, spec in MODELS.items() if spec.source.startswith("hf://"))
 
@@ -25,7 +26,14 @@ def test_entry_is_consistent(name):
     assert spec.name == name
     assert spec.arch in ARCHITECTURES, f"{name}: architecture {spec.arch!r} is not registered"
     assert spec.provenance.strip(), f"{name} has no provenance"
-    assert callable(spec.convert)
+    assert spec.family, f"{name} names no family"
+    if spec.quirks.layout is not None:
+        get_layout(spec.quirks.layout)  # raises when no such layout converter is registered
+    else:
+        get_converter(spec.arch)
+    for pattern in (*spec.quirks.drop, *(old for old, _ in spec.quirks.rename)):
+        re.compile(pattern)
+    assert pinning(spec.source, spec.sha256) in {"sha256", "hash-prefix", "hf-revision", "bundled", "lockfile"}
     if spec.sha256 is not None:
         assert re.fullmatch(r"[0-9a-f]{64}", spec.sha256), f"{name}: bad sha256 {spec.sha256!r}"
     if spec.expected_clean_acc is not None:
