@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import errno
 import os
 import pickle
 import sys
@@ -56,6 +57,23 @@ def _quiet_broken_pipe() -> int:
     return SIGPIPE_EXIT
 
 
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full; free space and run the same command again (it resumes)",
+    errno.EFBIG: "the file grew beyond the size this system allows; free space or raise the limit and run "
+                 "the same command again (it resumes)",
+    errno.EROFS: "the file system is read-only; choose a writable --out",
+    errno.ENOTDIR: "a part of that path is a file, not a folder; choose another path",
+    errno.EACCES: "permission denied; choose a path you can write to",
+    errno.EISDIR: "that is a folder; give a file",
+}
+
+
+def _os_error_message(err: OSError) -> str:
+    where = f" ({err.filename})" if err.filename else ""
+    hint = _OS_HINTS.get(err.errno)
+    return f"{err.strerror or err}{where}" + (f": {hint}" if hint else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
@@ -69,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, FileNotFoundError, KeyError, ValueError, pickle.UnpicklingError, DownloadError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"alignjax {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except OSError as err:  # the file system said no: a full disk, a read-only mount, a file in the path
+        print(f"alignjax {args.command}: error: {_os_error_message(err)}", file=sys.stderr)
         return 2
 
 

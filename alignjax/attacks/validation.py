@@ -48,6 +48,8 @@ def validate_labels(y: np.ndarray, n: int, num_classes: int | None = None, *, na
             raise InputError(f"{name} must hold integer class labels, got dtype {y.dtype}")
     if y.size and y.min() < 0:
         raise InputError(f"{name} holds negative labels (min {int(y.min())}); labels are 0..num_classes-1")
+    if y.size and y.max() > np.iinfo(np.int32).max:  # compared before any cast, which would wrap it
+        raise InputError(f"{name} holds label {int(y.max())}, beyond any class count; labels are 0..num_classes-1")
     if num_classes is not None and y.size and y.max() >= num_classes:
         raise InputError(
             f"{name} holds label {int(y.max())} but the model has {num_classes} classes (0..{num_classes - 1}); "

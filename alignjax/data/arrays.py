@@ -39,12 +39,31 @@ def check_labels(labels: np.ndarray, num_classes: int | None, *, what: str = "la
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"{what} must be one-dimensional, got shape {labels.shape}")
-    if labels.size and not np.issubdtype(labels.dtype, np.integer):
-        if not np.issubdtype(labels.dtype, np.floating) or not np.all(labels == np.round(labels)):
+    limit = np.iinfo(np.int32).max  # class indices are stored as int32: nothing above is ever a class
+    if labels.size and np.issubdtype(labels.dtype, np.integer):
+        # compare in the labels' own dtype: a cast to int64 first would wrap uint64 values
+        too_large = labels > limit
+        negative = labels < 0 if np.issubdtype(labels.dtype, np.signedinteger) else np.zeros(labels.shape, bool)
+    elif labels.size:
+        if not np.issubdtype(labels.dtype, np.floating) and labels.dtype != bool:
             raise ValueError(f"{what} must be integers, got dtype {labels.dtype}")
+        if labels.dtype == bool:
+            raise ValueError(f"{what} must be integer class indices, got booleans")
+        if not np.all(np.isfinite(labels)):
+            raise ValueError(f"{what} must be integers; found NaN or inf")
+        if not np.all(labels == np.round(labels)):
+            bad = labels[labels != np.round(labels)]
+            raise ValueError(f"{what} must be integers, got dtype {labels.dtype} with fractional values "
+                             f"such as {bad[:5].tolist()}")
+        too_large, negative = labels > limit, labels < 0
+    else:
+        too_large = negative = np.zeros(0, bool)
+    if np.any(negative):
+        raise ValueError(f"{what} must be non-negative; found {labels[negative][:5].tolist()}")
+    if np.any(too_large):
+        raise ValueError(f"{what} must be class indices; found {labels[too_large][:5].tolist()}, beyond any "
+                         f"class count (above {limit})")
     labels = labels.astype(np.int64)
-    if labels.size and labels.min() < 0:
-        raise ValueError(f"{what} must be non-negative; found {int(labels.min())}")
     if num_classes is not None and labels.size and labels.max() >= num_classes:
         bad = np.unique(labels[labels >= num_classes])
         raise ValueError(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alignjax.data.arrays import check_labels
 from alignjax.data.folders import IMG_EXTENSIONS, FileDataset, has_image_extension, is_hidden
 from alignjax.data.imagenet import (
     imagenet_class_to_index,
@@ -45,6 +46,8 @@ def labelled_folder(
     folder, labels_csv = Path(folder), Path(labels_csv)
     if not folder.is_dir():
         raise FileNotFoundError(f"image folder {folder} does not exist")
+    if labels_csv.is_dir():
+        raise ValueError(f"--labels {labels_csv} is a directory; give the CSV file (columns file,label)")
     if not labels_csv.is_file():
         raise FileNotFoundError(f"labels file {labels_csv} does not exist")
     files, tokens = read_label_column(labels_csv, file_column=file_column, label_column=label_column)
@@ -75,10 +78,18 @@ def labelled_folder(
             f"{len(unlabelled)} of {len(images)} image(s) in {folder} have no label in {labels_csv}: "
             f"{unlabelled[:5]}"
         )
+    values = [named[name] for name in images]
+    huge = [value for value in values if not 0 <= value <= np.iinfo(np.int32).max]
+    if huge:  # checked on Python ints: no array cast may wrap them first
+        raise ValueError(f"labels in {labels_csv} must be class indices in 0..{np.iinfo(np.int32).max}; found "
+                         f"{huge[:5]}")
+    labels = check_labels(np.array(values, dtype=np.int64), None, what=f"labels in {labels_csv}")
+    absent = len(set(named) - set(images))
+    note = f" ({absent} labelled file(s) not in the folder ignored)" if absent else ""
     dataset = FileDataset(
         tuple(folder / name for name in images),
-        np.array([named[name] for name in images], dtype=np.int32),
-        f"image folder {folder} labelled by {labels_csv.name}",
+        labels,
+        f"image folder {folder} labelled by {labels_csv.name}{note}",
         classes,
     )
     if num_classes is not None:

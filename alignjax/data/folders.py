@@ -110,6 +110,9 @@ def image_folder(
     """
     root = Path(root)
     if not root.is_dir():
+        if root.exists():
+            raise ValueError(f"{root} is a file, not an image folder (--data-format folder takes a folder with "
+                             "one subfolder per class); drop --data-format to read the file as what it is")
         raise FileNotFoundError(f"image folder {root} does not exist")
     found = find_classes(root)
     if class_to_index is None:

@@ -53,7 +53,11 @@ def read_parquet_images(
         raise FileNotFoundError("no parquet files given")
     frames = []
     for file in files:
-        schema = pl.read_parquet_schema(file)
+        try:
+            schema = pl.read_parquet_schema(file)
+        except (pl.exceptions.PolarsError, OSError) as err:
+            raise ValueError(f"{file} is not a readable parquet file ({err}); --data-format parquet takes "
+                             "parquet files or a folder of them") from None
         for column in (image_column, label_column):
             if column not in schema:
                 raise ValueError(f"{file}: no column {column!r}; columns are {list(schema)}")

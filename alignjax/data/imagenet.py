@@ -70,6 +70,8 @@ def check_class_mapping(class_to_index: Mapping[str, int], num_classes: int) -> 
 def _val_folder(root: Path) -> Path:
     folder = root / "val" if (root / "val").is_dir() else root
     if not folder.is_dir():
+        if folder.exists():
+            raise ValueError(f"{folder} is a file; the ImageNet validation data is a folder (val/<wnid>/*.JPEG)")
         raise FileNotFoundError(f"ImageNet validation folder {folder} does not exist")
     return folder
 
@@ -104,7 +106,12 @@ def read_label_column(
     path: str | PathLike, *, file_column: str | None = None, label_column: str | None = None
 ) -> tuple[list[str], list[str]]:
     """(file names, with ``.JPEG`` added when there is no extension; first token of each label)."""
-    frame = pl.read_csv(path, infer_schema=False)
+    try:
+        frame = pl.read_csv(path, infer_schema=False)
+    except (pl.exceptions.PolarsError, UnicodeDecodeError) as err:
+        kind = "is empty" if isinstance(err, pl.exceptions.NoDataError) else f"is not a readable CSV ({err})"
+        raise ValueError(f"labels file {path} {kind}; it needs a header and one row per image, e.g. "
+                         "'file,label' then '0001.png,3'") from None
     file_column = _pick_column(frame, file_column, ("file", "filename", "ImageId", "path"), "file")
     label_column = _pick_column(frame, label_column, ("wnid", "label", "PredictionString"), "label")
     files = [name if Path(name).suffix else f"{name}.JPEG" for name in map(str, frame[file_column].to_list())]

@@ -47,6 +47,9 @@ def read_npz_arrays(path: str | PathLike) -> tuple[np.ndarray, np.ndarray]:
       ValueError: one line naming what is wrong with the file and how to fix it.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not an .npz file; give the file (or drop --data-format npz "
+                         "to read the folder as images)")
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist")
     with path.open("rb") as handle:

@@ -72,6 +72,9 @@ def open_dataset(
     if not path.exists():
         raise FileNotFoundError(f"data source {path} does not exist")
     kind = _detect(path, labels, subset) if format == "auto" else format
+    if kind in ("folder", "imagenet", "cifar10", "cifar100") and not path.is_dir():
+        raise ValueError(f"{path} is a file, but data format {kind!r} reads a folder; drop --data-format to read "
+                         "the file as what it is")
     if subset is not None and kind != "imagenet":
         raise ValueError(f"subset {subset!r} applies to ImageNet validation folders, not to {kind} data")
     if labels is not None and kind not in ("folder", "imagenet"):
@@ -145,7 +148,11 @@ def _split_files(folder: Path, split: str) -> list[Path]:
 
 
 def _columns(file: Path, label_column: str | None) -> tuple[str, str]:
-    schema = pl.read_parquet_schema(file)
+    try:
+        schema = pl.read_parquet_schema(file)
+    except (pl.exceptions.PolarsError, OSError) as err:
+        raise ValueError(f"{file} is not a readable parquet file ({err}); --data-format parquet takes parquet "
+                         "files or a folder of them; drop --data-format to read the file as what it is") from None
     images = [name for name in IMAGE_COLUMNS if name in schema] or [
         name
         for name, dtype in schema.items()

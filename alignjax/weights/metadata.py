@@ -113,13 +113,13 @@ def read_record(path: str | Path) -> dict[str, Any] | None:
                 header = json.loads(file.read(length))
                 text = header.get("__metadata__", {}).get(METADATA_KEY) if isinstance(header, dict) else None
                 record = json.loads(text) if isinstance(text, str) else None
-    except (OSError, struct.error, ValueError, AttributeError):
+    except (OSError, struct.error, ValueError, AttributeError, RecursionError):  # a hostile header: no record
         record = None
     sidecar = path.with_suffix(".json")
     if not isinstance(record, dict) and sidecar.is_file() and sidecar != path:
         try:
             record = json.loads(sidecar.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             record = None
     if not isinstance(record, dict) or "arch" not in record:
         return None
