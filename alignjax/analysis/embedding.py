@@ -60,6 +60,8 @@ def embed(matrix: np.ndarray, config: EmbeddingConfig = EmbeddingConfig()) -> tu
     n = filled.shape[0]
     if n < 3:
         raise InputError(f"a 2-D embedding needs at least 3 models, got {n}")
+    if filled.shape[1] < 2:
+        raise InputError(f"a 2-D embedding needs at least 2 leaf benchmarks, got {filled.shape[1]}")
     if config.method not in ("tsne", "pca"):
         raise InputError(f"embedding method must be 'tsne' or 'pca', got {config.method!r}")
     try:

@@ -173,15 +173,16 @@ def ranking_table(correlations: pl.DataFrame, partial: pl.DataFrame, config: Ana
 
 def embedding_table(data: AnalysisData, config: AnalysisConfig) -> tuple[pl.DataFrame, str]:
     leaves = data.benchmarks.get_column("is_leaf").fill_null(True).to_numpy()
-    if not leaves.any():
-        raise InputError("no leaf benchmarks to embed")
+    what = "leaf benchmarks"
+    if not leaves.any():  # a table of aggregates only (V1, V2, V4, IT ...): embed by those
+        leaves, what = np.ones_like(leaves, dtype=bool), "benchmarks (none is a leaf)"
     coordinates, description = embed(data.scores[leaves].T, config.embedding)
     robust = np.flatnonzero(data.targets.get_column("kind").to_numpy() == "robust")
     colour = data.target_values[robust[0]] if robust.size else np.full(len(data.models), np.nan)
     label = data.targets.get_column("target")[int(robust[0])] if robust.size else ""
     frame = pl.DataFrame({"model": list(data.models), "x": coordinates[:, 0], "y": coordinates[:, 1],
                           "colour": colour}).with_columns(pl.col("colour").fill_nan(None), pl.lit(label).alias("colour_target"))
-    return frame, f"{description}; {int(leaves.sum())} leaf benchmarks"
+    return frame, f"{description}; {int(leaves.sum())} {what}"
 
 
 def run_analysis(data: AnalysisData, config: AnalysisConfig = AnalysisConfig()) -> AnalysisResult:
@@ -190,9 +191,9 @@ def run_analysis(data: AnalysisData, config: AnalysisConfig = AnalysisConfig()) 
     partial = partial_table(data, config)
     regressions, regression_notes = regression_table(data, config)
     notes += regression_notes
-    try:
+    try:  # an optional figure: whatever it cannot do becomes a note, never a failed report
         embedding, description = embedding_table(data, config)
-    except InputError as err:
+    except (InputError, ValueError) as err:
         embedding, description = pl.DataFrame(), f"no embedding: {err}"
         notes.append(description)
     return AnalysisResult(data=data, correlations=correlations, partial=partial, regressions=regressions,
