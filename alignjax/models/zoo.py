@@ -205,6 +205,17 @@ for _name, _what in (("vit_base_patch32_224.augreg_in21k_ft_in1k", "ViT-B/32"),
                aliases=(f"modelvshuman/{_name.partition('.')[0]}",) if "large" in _name else (),
                provenance=f"Steiner et al. 2021 (AugReg) {_what}, IN-21k pretrained, IN-1k fine-tuned; Apache-2.0")
 
+# AdvProp EfficientNets as timm publishes them (tf_efficientnet_bN.ap_in1k: the TF release converted by
+# timm; pretrained_cfg: native size, crop_pct, bicubic, mean = std = 0.5)
+for _variant, _size, _crop in (("b0", 224, 0.875), ("b1", 240, 0.882), ("b2", 260, 0.890), ("b3", 300, 0.904),
+                               ("b4", 380, 0.922), ("b5", 456, 0.934), ("b6", 528, 0.942), ("b7", 600, 0.949)):
+    timm_model(f"tf_efficientnet_{_variant}.ap_in1k",
+               preprocessing=timm_preprocessing(_crop, "bicubic", INCEPTION_MEAN, INCEPTION_STD, size=_size),
+               accuracy=None, family="efficientnet", training="adversarial",
+               arch_kwargs=(("mean", INCEPTION_MEAN), ("std", INCEPTION_STD)),
+               provenance=(f"Xie et al. 2020, Adversarial Examples Improve Image Recognition (AdvProp), "
+                           f"EfficientNet-{_variant.upper()}; TF release converted by timm; Apache-2.0"))
+
 register_model(ModelSpec(
     name="digits_cnn",
     arch="small_cnn",

@@ -261,3 +261,37 @@ for _arch, _file, _accuracy in (
         brainscore_model(_arch, aliases=(f"torchvision/{_arch}",), **_fields)
     else:
         register_model(ModelSpec(name=f"torchvision/{_arch}", pools=frozenset({"paper"}), **_fields))
+
+# EfficientNets. AdvProp (Xie et al. 2020, Adversarial Examples Improve Image Recognition; CVPR): the
+# lukemelas/EfficientNet-PyTorch 1.0 release files that efficientnet_pytorch 0.7.1 (utils.py
+# url_map_advprop) loads for `from_pretrained(name, advprop=True)`, Brain-Score's AdvProp_efficientnet-bN
+# and AT_efficientnet-b2 plugins (the same b2 file); inputs normalised as x * 2 - 1 (mean = std = 0.5).
+# Preprocessing: timm's for the same weights (tf_efficientnet_bN.ap_in1k: native size, its crop_pct,
+# bicubic). B8 (672 px) has no port here.
+ADVPROP = "https://github.com/lukemelas/EfficientNet-PyTorch/releases/download/1.0/"
+_ADVPROP_FILES = {"b2": ("adv-efficientnet-b2-6e9d97e5.pth", 260, 0.890),
+                  "b4": ("adv-efficientnet-b4-44fb3a87.pth", 380, 0.922),
+                  "b6": ("adv-efficientnet-b6-ac80338e.pth", 528, 0.942),
+                  "b7": ("adv-efficientnet-b7-4652b6dd.pth", 600, 0.949)}
+_HALF = (0.5, 0.5, 0.5)
+for _identifier, _variant in (("AdvProp_efficientnet-b2", "b2"), ("AdvProp_efficientnet-b4", "b4"),
+                              ("AdvProp_efficientnet-b6", "b6"), ("AdvProp_efficientnet-b7", "b7"),
+                              ("AT_efficientnet-b2", "b2")):
+    _file, _size, _crop = _ADVPROP_FILES[_variant]
+    brainscore_model(
+        _identifier, arch=f"tf_efficientnet_{_variant}", family="efficientnet", training="adversarial",
+        input_shape=(_size, _size, 3), source=ADVPROP + _file,
+        quirks=CheckpointQuirks(layout="lukemelas_efficientnet"), arch_kwargs=(("mean", _HALF), ("std", _HALF)),
+        preprocessing=Preprocessing(resize=int(_size / _crop), crop=_size, interpolation="bicubic", mean=_HALF,
+                                    std=_HALF),
+        provenance=(f"EfficientNet-{_variant.upper()} with AdvProp (Xie et al. 2020, CVPR; adversarial examples "
+                    f"as auxiliary training data); lukemelas/EfficientNet-PyTorch release {_file}; Apache-2.0"))
+for _identifier, _arch, _file, _size, _resize, _interpolation, _accuracy in (
+        ("efficientnet_b0", "tv_efficientnet_b0", "efficientnet_b0_rwightman-7f5810bc.pth", 224, 256, "bicubic", 77.692),
+        ("tv_efficientnet-b1", "tv_efficientnet_b1", "efficientnet_b1-c27df63c.pth", 240, 255, "bilinear", 79.838)):
+    brainscore_model(
+        _identifier, arch=_arch, family="efficientnet", input_shape=(_size, _size, 3), source=TORCHVISION + _file,
+        preprocessing=Preprocessing(resize=_resize, crop=_size, interpolation=_interpolation, mean=IMAGENET_MEAN,
+                                    std=IMAGENET_STD),
+        expected_clean_acc=_accuracy,
+        provenance=(f"Tan & Le 2019, EfficientNet; torchvision 0.28.0 {_file} (DEFAULT weights); BSD-3-Clause"))

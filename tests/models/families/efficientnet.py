@@ -31,3 +31,6 @@ REAL_INPUT = {
 }
 
 REAL_SIZE_SLOW = frozenset(UPSTREAM) - {"tf_efficientnet_b0", "tv_efficientnet_b0"}
+
+# every variant's small model is the same program as its form's B0 (tf_ / tv_): one attack run each by default
+ATTACK_SLOW = REAL_SIZE_SLOW
