@@ -166,3 +166,32 @@ def test_class_mappings_that_do_not_fit_stop_before_the_attack(tmp_path, tiny_mo
     assert main([*base, "--data", str(tmp_path / "zoo"), "--preprocessing", "none"]) == 2
     assert "images are (20, 20, 3) after preprocessing 'none'" in capsys.readouterr().err
     assert not (tmp_path / "never").exists()
+
+
+def test_a_folder_of_grayscale_pngs_is_attacked_with_the_bundled_model(tmp_path, capsys):
+    """8x8 grayscale PNGs of the digits, one subfolder per class: decoded as one channel for the
+    one-channel embedded model (not as RGB), with 'none' and with 'brainscore' (which resizes to the
+    model's 8x8, not to 224); the closing line names all three result files."""
+    from PIL import Image
+
+    from alignjax.data.digits import digits_split
+
+    test = digits_split("test")
+    arrays = []
+    for i in range(60):  # every class has images among the first 60
+        folder = tmp_path / "digits" / str(int(test.y[i]))
+        folder.mkdir(parents=True, exist_ok=True)
+        pixels = (np.asarray(test.x[i])[..., 0] * 255).round().astype(np.uint8)
+        Image.fromarray(pixels, "L").save(folder / f"{i:03d}.png")
+        arrays.append(pixels)
+    budget = ["--version", "custom", "--attacks", "apgd-ce", "--n-iter", "2"]
+    for preprocessing in ("none", "brainscore"):
+        out = tmp_path / preprocessing
+        assert main(["attack", "--data", str(tmp_path / "digits"), "--preprocessing", preprocessing,
+                     "--out", str(out), *budget]) == 0
+        printed = capsys.readouterr().out
+        assert f"results: {out}/points.parquet, {out}/summary.json, {out}/manifest.json" in printed
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["clean_accuracy"] > 90.0, summary
+    np.testing.assert_array_equal(  # one channel, the file's own pixels
+        np.asarray(Image.open(tmp_path / "digits" / str(int(test.y[0])) / "000.png")), arrays[0])

@@ -148,9 +148,24 @@ def load_data(args: argparse.Namespace, spec: Any, embedded: bool) -> Any:
         dataset = first_n(ArrayDataset(test.x, test.y, "sklearn digits, alignjax fixed test split"), args.n)
     else:
         raise InputError("give --data SOURCE for this model (an .npz, an image folder, ImageNet, CIFAR, parquet)")
+    shape = _model_input_shape(args, spec, embedded)
     return prepare_for_attack(
-        dataset, preprocessing=args.preprocessing, spec=spec, num_threads=args.decode_threads
+        dataset, preprocessing=args.preprocessing, spec=spec, num_threads=args.decode_threads,
+        channels=shape[-1] if shape is not None and shape[-1] in (1, 3) else 3,
+        image_size=shape[0] if shape is not None else None,
     )
+
+
+def _model_input_shape(args: argparse.Namespace, spec: Any, embedded: bool) -> tuple[int, ...] | None:
+    """(h, w, c) the model takes, known before its weights are read: image files are decoded with its
+    channel count (grayscale for the embedded digits CNN) and 'brainscore' resizes to its size."""
+    if spec is not None:
+        return tuple(spec.input_shape)
+    if embedded:
+        return (8, 8, 1)
+    from alignjax.models.registry import ARCHITECTURES, architecture_input_shape
+
+    return tuple(architecture_input_shape(args.arch)) if args.arch in ARCHITECTURES else None
 
 
 def probe_num_classes(logits_fn: Any, variables: Any, first: Any, spec: Any, preprocessing: str) -> int:
@@ -279,6 +294,6 @@ def _run_and_write(args, out, logits_fn, variables, x, y, attacks, eps, model_de
     write_results(out, result, y, manifest)
     print(
         f"clean accuracy: {result.clean_accuracy:.2f}%  robust accuracy: {result.robust_accuracy:.2f}%  "
-        f"({result.seconds:.1f} s)\nresults: {out}/points.parquet, {out}/summary.json"
+        f"({result.seconds:.1f} s)\nresults: {out}/points.parquet, {out}/summary.json, {out}/manifest.json"
     )
     return 0

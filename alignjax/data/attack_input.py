@@ -56,6 +56,7 @@ class StreamedImages:
       preprocessing: the transform's name (part of ``digest``).
       num_threads: decoding threads.
       prefetch: chunks decoded ahead of the one handed out (>= 0).
+      channels: channels of decoded image files: 3 (RGB) or 1 (grayscale, for one-channel models).
     """
 
     def __init__(
@@ -66,13 +67,14 @@ class StreamedImages:
         preprocessing: str = "none",
         num_threads: int = 2,
         prefetch: int = 1,
+        channels: int = 3,
     ):
         if num_threads < 1 or prefetch < 0:
             raise ValueError(f"need num_threads >= 1 and prefetch >= 0, got {num_threads} and {prefetch}")
         if len(dataset) == 0:
             raise ValueError(f"{dataset.description} holds no images")
         self.dataset, self.transform, self.preprocessing = dataset, transform, preprocessing
-        self.num_threads, self.prefetch = num_threads, prefetch
+        self.num_threads, self.prefetch, self.channels = num_threads, prefetch, channels
         first = self._load(0)  # fails early on a corrupt first image; fixes the shape of every row
         if first.ndim != 3 or 0 in first.shape or first.shape[-1] not in (1, 3):
             raise ValueError(f"the first image of {dataset.description} has shape {first.shape}; need (h, w, 1 or 3)")
@@ -88,7 +90,7 @@ class StreamedImages:
     def _load(self, index: int) -> np.ndarray:
         source, _ = self.dataset[index]
         try:
-            image = np.asarray(load_source(source, self.transform))
+            image = np.asarray(load_source(source, self.transform, self.channels))
         except CorruptImageError as error:
             if not isinstance(source, bytes):
                 raise
@@ -143,7 +145,8 @@ class StreamedImages:
 
     def digest(self) -> str:
         """sha256 over every item's content (file bytes, encoded bytes or pixels) and the preprocessing."""
-        digest = hashlib.sha256(f"{len(self)} {self.preprocessing}".encode())
+        grayscale = " grayscale" if self.channels == 1 else ""
+        digest = hashlib.sha256(f"{len(self)} {self.preprocessing}{grayscale}".encode())
         for index in range(len(self.dataset)):
             source, _ = self.dataset[index]
             if isinstance(source, np.ndarray):
@@ -179,13 +182,15 @@ def prepare_for_attack(
     num_classes: int | None = None,
     num_threads: int = 2,
     prefetch: int = 1,
+    channels: int = 3,
+    image_size: int | None = None,
 ) -> AttackData:
     """``AttackData`` of a ``Dataset`` (arguments as ``attack_data``)."""
     floats = isinstance(dataset, ArrayDataset) and dataset.x.dtype != np.uint8
     if preprocessing is None:  # float arrays are taken as already preprocessed
         preprocessing = "none" if floats else default_preprocessing(spec)
     name = preprocessing
-    transform = named_transform(name, spec=spec)
+    transform = named_transform(name, spec=spec, image_size=image_size)
     if num_classes is not None:
         check_fits_model(dataset, num_classes)
     labels = labels_of(dataset)
@@ -199,7 +204,8 @@ def prepare_for_attack(
     if transform is identity:
         check_one_size(dataset)
     images = StreamedImages(
-        dataset, transform=transform, preprocessing=name, num_threads=num_threads, prefetch=prefetch
+        dataset, transform=transform, preprocessing=name, num_threads=num_threads, prefetch=prefetch,
+        channels=channels,
     )
     return AttackData(images, labels, dataset, name)
 

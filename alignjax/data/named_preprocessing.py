@@ -9,8 +9,8 @@ normalises (the models do). The names:
 - ``model``: the named model's own evaluation transform (its ``ModelSpec.preprocessing``: shorter side
   to ``resize``, centre crop ``crop``, its interpolation; timm/torchvision eval); the default when a
   registry model is named;
-- ``brainscore``: Brain-Score's ``Resize((S, S))`` (bilinear) with S the model's input size (224 when
-  the model has no spec);
+- ``brainscore``: Brain-Score's ``Resize((S, S))`` (bilinear) with S the model's input size (the
+  registry entry's, else the architecture's, else 224);
 - ``brainscore-geirhos``: Brain-Score for the Geirhos2021 stimuli: the image shown at 3 of the model's
   8 visual degrees on a gray screen, then ``Resize((S, S))``.
 """
@@ -52,8 +52,9 @@ def default_preprocessing(spec: ModelSpec | None) -> str:
     return "model" if spec is not None else "none"
 
 
-def named_transform(name: str, *, spec: ModelSpec | None = None) -> Transform:
-    """The transform called ``name`` (see the module docstring); ``spec`` is the model's, when named.
+def named_transform(name: str, *, spec: ModelSpec | None = None, image_size: int | None = None) -> Transform:
+    """The transform called ``name`` (see the module docstring); ``spec`` is the model's, when named;
+    ``image_size`` the input side of a model without one (for 'brainscore'; default 224).
 
     Raises:
       ValueError: an unknown name (listing the known ones), or 'model' without a spec.
@@ -71,7 +72,7 @@ def named_transform(name: str, *, spec: ModelSpec | None = None) -> Transform:
             )
         return spec_transform(spec.preprocessing)
     if name.startswith("brainscore"):
-        size = spec.input_shape[0] if spec is not None else BRAINSCORE_DEFAULT_SIZE
+        size = spec.input_shape[0] if spec is not None else (image_size or BRAINSCORE_DEFAULT_SIZE)
         degrees = GEIRHOS_VISUAL_DEGREES if name == "brainscore-geirhos" else None
         return brainscore_transform(size, source_degrees=degrees)
     return robustbench_transform(name)

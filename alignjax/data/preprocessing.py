@@ -246,10 +246,14 @@ def brainscore_transform(
     return compose(*steps)
 
 
-def to_uint8(image: Image.Image) -> np.ndarray:
-    """(h, w, 3) uint8 array of an RGB image."""
-    array = np.asarray(image.convert("RGB") if image.mode != "RGB" else image, dtype=np.uint8)
-    return np.ascontiguousarray(array)
+def to_uint8(image: Image.Image, channels: int = 3) -> np.ndarray:
+    """(h, w, 3) uint8 array of an image as RGB, or (h, w, 1) as grayscale (PIL's 'L': ITU-R 601-2 luma)
+    when ``channels`` is 1 (a model that takes one channel, such as the embedded digits CNN)."""
+    if channels not in (1, 3):
+        raise ValueError(f"images have 1 or 3 channels, not {channels}")
+    mode = "L" if channels == 1 else "RGB"
+    array = np.asarray(image.convert(mode) if image.mode != mode else image, dtype=np.uint8)
+    return np.ascontiguousarray(array[..., None] if channels == 1 else array)
 
 
 def to_float01(images: np.ndarray) -> np.ndarray:

@@ -46,15 +46,17 @@ class Batch(NamedTuple):
     index: Any
 
 
-def load_source(source: ImageSource, transform: Transform = identity) -> np.ndarray:
-    """Decodes a path or bytes (arrays pass through) and applies ``transform``; returns HWC."""
+def load_source(source: ImageSource, transform: Transform = identity, channels: int = 3) -> np.ndarray:
+    """Decodes a path or bytes (arrays pass through) and applies ``transform``; returns HWC with
+    ``channels`` channels for decoded images (1: grayscale)."""
     if isinstance(source, np.ndarray):
         if transform is identity:
             return source
         if source.dtype != np.uint8:
             raise TypeError(f"a transform needs uint8 images, got a {source.dtype} array")
-        return to_uint8(transform(Image.fromarray(source.squeeze(-1) if source.shape[-1] == 1 else source)))
-    return to_uint8(transform(decode_image(source)))
+        return to_uint8(transform(Image.fromarray(source.squeeze(-1) if source.shape[-1] == 1 else source)),
+                        source.shape[-1])
+    return to_uint8(transform(decode_image(source)), channels)
 
 
 def _describe(source: ImageSource, index: int) -> str:
