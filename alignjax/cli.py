@@ -9,8 +9,8 @@ ends quietly.
 from __future__ import annotations
 
 import argparse
-import importlib
 import errno
+import importlib
 import os
 import pickle
 import sys

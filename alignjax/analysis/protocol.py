@@ -20,7 +20,7 @@ import numpy as np
 from alignjax.analysis.embedding import EmbeddingConfig
 from alignjax.analysis.pipeline import AnalysisConfig
 from alignjax.analysis.resampling import ResamplingConfig
-from alignjax.attacks.presets import parse_eps
+from alignjax.eps import parse_eps
 from alignjax.errors import InputError
 
 RESAMPLING_KEYS = ("n_bootstrap", "n_permutations", "confidence_level", "interval", "seed")

@@ -17,21 +17,10 @@ from collections.abc import Sequence
 from alignjax.attacks.apgd import APGDConfig
 from alignjax.attacks.fab import FABConfig
 from alignjax.attacks.square import SquareConfig
+from alignjax.eps import parse_eps
 
+__all__ = ["parse_eps"]  # re-exported: alignjax.eps is its home
 
-def parse_eps(text: str) -> float:
-    """'0.031', '1e-3', '8/255' or '0.5/255' -> a float > 0 (a decimal numerator is allowed).
-
-    Raises ValueError with a message naming the expected forms.
-    """
-    numerator, slash, denominator = str(text).strip().partition("/")
-    try:
-        value = float(numerator) / (float(denominator) if slash else 1.0)
-    except (ValueError, ZeroDivisionError):
-        raise ValueError(f"eps must be a number or a fraction like 8/255 or 0.5/255, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"eps must be > 0 and finite, got {text!r}")
-    return value
 
 AttackConfig = APGDConfig | FABConfig | SquareConfig
 

@@ -99,15 +99,16 @@ STATE_DICT_OF_DATA_PARALLEL = CheckpointQuirks(key="state_dict", strip_prefixes=
 # {'epoch', 'arch', 'state_dict': {'module.' + key}, 'best_prec1', 'optimizer'}; torchvision ResNet-50 /
 # AlexNet layouts, ImageNet normalisation, torchvision's validation transform.
 SIN_RELEASE = "https://bitbucket.org/robert_geirhos/texture-vs-shape-pretrained-models/raw/"
-SIN_LICENCE = "Geirhos et al. 2019 (ICLR); release files of rgeirhos/texture-vs-shape@ccd0c01 (no licence stated for the weights)"
+SIN_LICENCE = ("Geirhos et al. 2019 (ICLR); release files of rgeirhos/texture-vs-shape@ccd0c01 (no licence stated "
+               "for the weights)")
 _SIN = {
     "resnet50-SIN": ("6f41d2e86fc60566f78de64ecff35cc61eb6436f/resnet50_train_60_epochs-c8e5653e.pth.tar",
                      "resnet50_trained_on_SIN", "trained on Stylized-ImageNet only"),
-    "resnet50-SIN_IN": ("60b770e128fffcbd8562a3ab3546c1a735432d03/"
-                        "resnet50_train_45_epochs_combined_IN_SF-2a0d100e.pth.tar",
+    "resnet50-SIN_IN": (("60b770e128fffcbd8562a3ab3546c1a735432d03/"
+                         "resnet50_train_45_epochs_combined_IN_SF-2a0d100e.pth.tar"),
                         "resnet50_trained_on_SIN_and_IN", "trained on Stylized-ImageNet and ImageNet"),
-    "resnet50-SIN_IN_IN": ("60b770e128fffcbd8562a3ab3546c1a735432d03/resnet50_finetune_60_epochs_lr_decay_after"
-                           "_30_start_resnet50_train_45_epochs_combined_IN_SF-ca06340c.pth.tar",
+    "resnet50-SIN_IN_IN": (("60b770e128fffcbd8562a3ab3546c1a735432d03/resnet50_finetune_60_epochs_lr_decay_after"
+                            "_30_start_resnet50_train_45_epochs_combined_IN_SF-ca06340c.pth.tar"),
                            "resnet50_trained_on_SIN_and_IN_then_finetuned_on_IN",
                            "trained on SIN and IN, then fine-tuned on ImageNet"),
 }
@@ -231,13 +232,12 @@ for _identifier, _arch, _file, _accuracy, _v2_transform, _family in (
         (None, "mobilenet_v2", "mobilenet_v2-b0353104.pth", 71.878, False, "mobilenet"),
         (None, "mobilenet_v3_large", "mobilenet_v3_large-8738ca79.pth", 74.042, False, "mobilenet"),
         (None, "mobilenet_v3_small", "mobilenet_v3_small-047dcff4.pth", 67.668, False, "mobilenet")):
-    _fields = dict(
-        arch=_arch, family=_family, source=TORCHVISION + _file, expected_clean_acc=_accuracy,
-        preprocessing=_TV_232 if _v2_transform else imagenet_eval(),
-        provenance=(f"torchvision IMAGENET1K_V1 ({_file}): " + (
-            "Ma et al. 2018, ShuffleNet V2" if _family == "shufflenet" else
-            "Sandler et al. 2018, MobileNetV2" if _arch == "mobilenet_v2" else "Howard et al. 2019, MobileNetV3")
-            + "; BSD-3-Clause"))
+    _paper = ("Ma et al. 2018, ShuffleNet V2" if _family == "shufflenet" else
+              "Sandler et al. 2018, MobileNetV2" if _arch == "mobilenet_v2" else "Howard et al. 2019, MobileNetV3")
+    _fields = {
+        "arch": _arch, "family": _family, "source": TORCHVISION + _file, "expected_clean_acc": _accuracy,
+        "preprocessing": _TV_232 if _v2_transform else imagenet_eval(),
+        "provenance": f"torchvision IMAGENET1K_V1 ({_file}): {_paper}; BSD-3-Clause"}
     if _identifier is not None:
         brainscore_model(_identifier, aliases=(f"torchvision/{_arch}",), **_fields)
     else:
@@ -254,9 +254,9 @@ for _arch, _file, _accuracy in (
         ("regnet_x_400mf", "regnet_x_400mf-adf1edd5.pth", 72.834),
         ("regnet_x_1_6gf", "regnet_x_1_6gf-e3633e7f.pth", 77.040),
         ("regnet_x_8gf", "regnet_x_8gf-03ceed89.pth", 79.344)):
-    _fields = dict(arch=_arch, family="regnet", source=TORCHVISION + _file, expected_clean_acc=_accuracy,
-                   preprocessing=imagenet_eval(),
-                   provenance=f"Radosavovic et al. 2020 (RegNet); torchvision IMAGENET1K_V1 ({_file}); BSD-3-Clause")
+    _fields = {"arch": _arch, "family": "regnet", "source": TORCHVISION + _file, "expected_clean_acc": _accuracy,
+               "preprocessing": imagenet_eval(),
+               "provenance": f"Radosavovic et al. 2020 (RegNet); torchvision IMAGENET1K_V1 ({_file}); BSD-3-Clause"}
     if _arch == "regnet_y_400mf":
         brainscore_model(_arch, aliases=(f"torchvision/{_arch}",), **_fields)
     else:

@@ -26,6 +26,7 @@ Gowal2021Improving* (Apache-2.0, Copyright 2021 Google), as that LICENSE lists.
 
 from __future__ import annotations
 
+from alignjax.eps import parse_eps
 from alignjax.models.registry import (
     CheckpointQuirks,
     ModelSpec,
@@ -131,12 +132,6 @@ PAPERS = {
     "Wang2023Better": ("Wang et al., Better Diffusion Models Further Improve Adversarial Training "
                        "(ICML 2023)"),
 }
-
-
-def parse_eps(text: str) -> float:
-    """``'8/255'`` -> 0.03137..., ``'0.5'`` -> 0.5."""
-    numerator, _, denominator = text.partition("/")
-    return float(numerator) / float(denominator) if denominator else float(numerator)
 
 
 def _normalisation(arch: str, name: str) -> tuple[tuple[float, ...], tuple[float, ...]] | None:

@@ -41,11 +41,11 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import math
 import tomllib
 from pathlib import Path
 from typing import Any
 
+from alignjax.eps import parse_eps as _parse_eps
 from alignjax.errors import InputError
 
 PRESET_VERSIONS = ("standard", "plus", "rand", "paper")
@@ -136,20 +136,11 @@ class SweepConfig:
 
 
 def parse_eps(value: Any, where: str) -> float:
-    """0.001, '1e-3', '8/255' or '0.5/255' -> a positive finite float."""
-    if isinstance(value, bool):
-        raise InputError(f"{where}: eps must be a number or a fraction like '8/255', got {value!r}")
+    """0.001, '1e-3', '8/255' or '0.5/255' -> a positive finite float (``alignjax.eps.parse_eps``)."""
     try:
-        if isinstance(value, str):
-            numerator, _, denominator = value.strip().partition("/")
-            eps = float(numerator) / float(denominator) if denominator else float(numerator)
-        else:
-            eps = float(value)
-    except (ValueError, ZeroDivisionError, TypeError):
-        raise InputError(f"{where}: eps must be a number or a fraction like '8/255', got {value!r}") from None
-    if not (math.isfinite(eps) and eps > 0):
-        raise InputError(f"{where}: eps must be positive and finite, got {value!r}")
-    return eps
+        return _parse_eps(value)
+    except ValueError as err:
+        raise InputError(f"{where}: {err}") from None
 
 
 def _take(table: dict[str, Any], allowed: tuple[str, ...], where: str) -> dict[str, Any]:

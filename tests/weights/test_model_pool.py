@@ -22,7 +22,14 @@ from alignjax.weights import hub
 from alignjax.weights.convert import load_model
 from alignjax.weights.quirks import apply_quirks
 from alignjax.weights.verify import ChecksumMismatchError, pinning
-from tests.models.helpers import IMAGENET_MEAN, IMAGENET_STD, normalized, randomize, torch_logits, torchvision_models
+from tests.models.helpers import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    normalized,
+    randomize,
+    torch_logits,
+    torchvision_models,
+)
 
 POOL = sorted(name for name, spec in MODELS.items() if "paper" in spec.pools)
 
