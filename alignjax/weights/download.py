@@ -115,7 +115,7 @@ def download(url: str, target: str | Path, *, sha256: str | None = None, hash_pr
         _Transfer(url, part, retries=retries, timeout=timeout, progress=progress).run()
         if _looks_like_html(part):
             part.unlink()
-            raise NotAFileError(f"{url} sent an HTML page, not a file. {_BY_HAND}")
+            raise NotAFileError(f"{url} sent an HTML page, not a file. {_by_hand(part)}")
         try:
             verify_file(part, sha256=sha256, hash_prefix=hash_prefix, source=url)
             break
@@ -129,7 +129,12 @@ def download(url: str, target: str | Path, *, sha256: str | None = None, hash_pr
 
 
 _BY_HAND = ("Open the URL in a browser (it may need a login, a consent click, or a later retry when a "
-            "download quota is exhausted), save the file, and pass its local path instead")
+            "download quota is exhausted) and save the file as {target}: the next run uses it as is")
+
+
+def _by_hand(part: Path) -> str:
+    """How to fetch the file by hand: the browser, then the exact path the next run looks at."""
+    return _BY_HAND.format(target=part.with_name(part.name.removesuffix(".part")))
 
 
 def _looks_like_html(path: Path) -> bool:
@@ -180,10 +185,10 @@ class _Transfer:
         if next_url is not None and hops < MAX_CONFIRM_HOPS:
             return next_url
         if page.errors:
-            raise DownloadError(f"Google Drive refused {page_url}: {' '.join(page.errors)}. {_BY_HAND}")
+            raise DownloadError(f"Google Drive refused {page_url}: {' '.join(page.errors)}. {_by_hand(self.part)}")
         raise NotAFileError(
             f"{self.url} answered with a web page ({page.title.strip() or 'no title'!r}) instead of the "
-            f"file, and no download link was found in it. {_BY_HAND}")
+            f"file, and no download link was found in it. {_by_hand(self.part)}")
 
     def _stream(self, response: http.client.HTTPResponse, offset: int) -> bool:
         """Appends (206) or writes (200) the body to the part; False when the transfer broke."""
@@ -223,9 +228,9 @@ class _Transfer:
             kept = (f"; the {self.part.stat().st_size} bytes received are kept in {self.part} and the next "
                     "run resumes from there" if self.part.exists() and self.part.stat().st_size else "")
             raise DownloadError(
-                f"downloading {url} failed {self.failures} times, last: {what}{kept}. Check the network or "
-                f"proxy and run again. {_BY_HAND}")
-        log.warning("%s: %s; resuming (attempt %d of %d)", url, what, self.failures, self.retries)
+                f"downloading {url} failed {self.failures} times ({self.retries} retries), last: {what}{kept}. "
+                f"Check the network or proxy and run again. {_by_hand(self.part)}")
+        log.warning("%s: %s; resuming (retry %d of %d)", url, what, self.failures, self.retries)
 
     def _http_error(self, url: str, error: urllib.error.HTTPError) -> DownloadError:
         hint = {
@@ -234,4 +239,4 @@ class _Transfer:
             429: "too many requests: wait and run again",
         }.get(error.code, "the server refused the request")
         kind = RemoteFileNotFoundError if error.code == 404 else DownloadError
-        return kind(f"{url}: HTTP {error.code} {error.reason}; {hint}. {_BY_HAND}")
+        return kind(f"{url}: HTTP {error.code} {error.reason}; {hint}. {_by_hand(self.part)}")

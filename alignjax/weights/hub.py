@@ -179,10 +179,12 @@ def _download(source: HubSource, cache_dir: Path | None, offline: bool) -> Path:
             local_files_only=offline))
     except errors.LocalEntryNotFoundError as err:
         cache_flag = f" --cache-dir {cache_dir}" if cache_dir is not None else ""
+        why = ("downloading is disabled (HF_HUB_OFFLINE is set: unset it to download)" if is_offline()
+               else "downloading is disabled (offline)" if offline
+               else "the Hugging Face hub could not be reached (no network, or a proxy in the way)")
         raise NotCachedError(
-            f"{source} is not in {where} and downloading is {'disabled (offline)' if offline else 'failing'}."
-            f" Download it on a machine with network: `hf download {source.repo_id} {source.filename} "
-            f"--revision {source.revision}{cache_flag}` and copy the cache here, or unset HF_HUB_OFFLINE"
+            f"{source} is not in {where} and {why}. Download it on a machine with network: `hf download "
+            f"{source.repo_id} {source.filename} --revision {source.revision}{cache_flag}` and copy the cache here"
         ) from err
     except (errors.RepositoryNotFoundError, errors.RevisionNotFoundError, errors.EntryNotFoundError) as err:
         raise FileNotFoundError(f"{source}: {type(err).__name__}: {err}") from err
@@ -194,10 +196,10 @@ def _download_url(source: UrlSource, sha256: str | None, folder: Path, offline: 
     target = folder / source.cache_name
     if offline:
         if not target.is_file():
+            unset = ": unset HF_HUB_OFFLINE to download" if is_offline() else ""
             raise NotCachedError(
-                f"{source} is not in the download cache ({target}) and downloading is disabled "
-                "(offline). Download it on a machine with network, save it as that path, or unset "
-                "HF_HUB_OFFLINE")
+                f"{source} is not in the download cache ({target}) and downloading is disabled (offline"
+                f"{unset}). Download it on a machine with network and save it as that path")
         verify_file(target, sha256=sha256, hash_prefix=source.hash_prefix, source=str(source))
         return target
     return download(source.url, target, sha256=sha256, hash_prefix=source.hash_prefix)

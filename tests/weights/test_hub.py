@@ -98,3 +98,15 @@ def test_local_and_bundled_sources(tmp_path, weights_bytes):
         hub.fetch(str(tmp_path / "nope.pt"))
     with pytest.raises(FileNotFoundError, match="bundled weights 'nope.safetensors'"):
         hub.fetch("bundled:nope.safetensors")
+
+
+def test_not_cached_names_the_real_reason(tmp_path, monkeypatch):
+    """HF_HUB_OFFLINE is named only when it is what disabled the download."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    for source in ("hf://org/absent/model.safetensors@main", "https://example.invalid/m/tiny-00000000.pth"):
+        with pytest.raises(hub.NotCachedError) as info:
+            hub.fetch(source, cache_dir=tmp_path, offline=True)
+        assert "HF_HUB_OFFLINE" not in str(info.value) and "offline" in str(info.value)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(hub.NotCachedError, match="HF_HUB_OFFLINE is set: unset it to download"):
+        hub.fetch("hf://org/absent/model.safetensors@main", cache_dir=tmp_path)
