@@ -1,23 +1,12 @@
 """Stable ascending sorts of short rows, fast on XLA's CPU backend.
 
-Why: FAB's projections (``fab_projections.py``) and the L1 projection and sparse step of APGD
-(``projections.py``, ``apgd.py``) sort one short row per point in every iteration. XLA's CPU sort
-calls a compiled comparator per comparison; on the digits workload (800 rows of 64 values, 2-core
-CPU) ``jnp.argsort`` took 3.5-3.7 ms, more than a third of a FAB-T iteration, and its gathers as much
-again. A bitonic sorting network written as whole-array
-compare-exchange steps (``log2(n) (log2(n) + 1) / 2`` of them, each one fused elementwise loop) sorts
-the same rows in 0.9-1.9 ms. The steps run as the trips of one ``fori_loop`` (two per trip), each
-pairing position ``i`` with ``i XOR half`` through two shifted slices, rather than unrolled: unrolled,
-the 21-28 steps of a 64- or 128-value sort cost XLA seconds to compile wherever a program sorted (the
-L1 cascade, with several sort sites, compiled in 33 s, now 15 s), and the loop sorts almost as fast
-(the L1 cascade runs about 5 % slower, the Linf one within noise; RESULTS.md). For long rows the
-network's ``O(n log^2 n)`` work loses to the library sort (measured: 1.7x faster at 784 values,
-0.75x at 3072), and accelerators have their own fast sort, so the network is used only on CPU and
-only for rows of at most ``NETWORK_MAX_LENGTH`` values; every other case is ``jnp.argsort``/``jnp.sort``.
-The choice is made per platform when the program is lowered (``lax.platform_dependent``). Not for
-sorts that are differentiated: the DLR losses sort 10-class logits inside APGD's gradient, where the network's
-backward pass (a select per stage) made APGD-T slower (9.2 s vs 7.4 s on the digits workload) and its
-compilation longer; they keep ``jnp.sort``.
+Why: FAB's projections and APGD's L1 projection and sparse step sort one short row per point in every
+iteration, and XLA's CPU sort calls a compiled comparator per comparison. On CPU only
+(``alignjax.cpu_workarounds.on_cpu``) and for rows of at most ``NETWORK_MAX_LENGTH`` values, a bitonic
+sorting network of whole-array compare-exchange steps (the trips of one ``fori_loop``, two steps per trip)
+sorts them instead; longer rows, accelerators and differentiated sorts (the DLR losses) keep
+``jnp.argsort``/``jnp.sort``. Measurements: benchmarks/RESULTS.md ("The CPU workarounds' measured
+history").
 
 Both paths give the same answer: ``jnp.argsort(..., stable=True)``'s order, ties kept in index
 order, ``-0.0`` equal to ``0.0``, every NaN after ``+inf`` (the network compares each value's
@@ -31,6 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jaxtyping import Array, Float, Int
+
+from alignjax.cpu_workarounds import on_cpu
 
 NETWORK_MAX_LENGTH = 1024
 # Compare-exchange stages per loop trip (2: a little faster than 1, compiles nearly as fast).
@@ -110,7 +101,7 @@ def argsort(values: Array) -> Int[Array, "... n"]:
     values = jnp.asarray(values)
     if not _use_network(values):
         return jnp.argsort(values, axis=-1, stable=True)
-    return lax.platform_dependent(
+    return on_cpu(
         _keys(values),
         cpu=lambda k: _network_sort(k, ())[0],
         default=lambda k: jnp.argsort(values, axis=-1, stable=True).astype(jnp.int32),
@@ -122,7 +113,7 @@ def sort(values: Array) -> Array:
     values = jnp.asarray(values)
     if not _use_network(values):
         return jnp.sort(values, axis=-1)
-    return lax.platform_dependent(
+    return on_cpu(
         _keys(values),
         cpu=lambda k: _network_sort(k, (values,))[1],
         default=lambda k: jnp.sort(values, axis=-1),

@@ -1,41 +1,19 @@
-"""``conv_general_dilated`` with a backward pass that stays fast inside XLA CPU loops.
+"""``conv_general_dilated`` with a backward pass that stays fast inside XLA CPU loops, and CPU forms of the
+convolutions XLA's CPU backend runs slowly.
 
-Why: JAX differentiates a convolution with respect to its input by a convolution whose kernel
-spec has input and output features swapped (``rev(k)`` with ``01oi`` labels). Outside a loop XLA
-copies the kernel into the canonical layout; inside a ``while`` body (our attacks' ``fori_loop``s) the
-CPU backend keeps the swapped labels and falls back to a slow convolution: measured on the digits CNN
-(2-core CPU, batch 397), one input gradient costs 24 ms in a Python loop but 183 ms per step inside
-``lax.fori_loop``.
-
-What: the same forward convolution; in the backward pass the kernel is physically transposed (its
-input and output feature axes swapped, behind ``optimization_barrier`` so that XLA cannot fold the
-transpose back into the labels) and the input cotangent is the exact linear transpose of the
-convolution written against that transposed kernel. The emitted gradient convolution then has
-canonical labels. The maths is unchanged (tests check gradients equal ``lax.conv_general_dilated``'s
-for strided, padded, dilated and grouped convolutions); on GPU/TPU it costs one small kernel copy.
-
-First layers on CPU: XLA's CPU convolution is slow when the input has 1-4 features. There, for windows
-of at most 3x3, the forward pass (kh * kw * c_in <= 16) and the input gradient (c_in <= 4) are run as
-one matrix product over explicit patches (the kh * kw shifted views of the padded input side by side)
-and its exact linear transpose; the choice is made when the program is lowered
-(``lax.platform_dependent``), so GPUs and TPUs keep the convolution. Measured on the 2-core CPU inside
-``fori_loop`` (batch 400 at 8x8, or 128 at 32x32): 1 -> 16 channels, forward 1.5-2.8x and input
-gradient 3.2-3.3x faster; 3 -> 16 channels, input gradient 4.1-4.4x; 3 -> 64, about even; from 8
-input channels on the convolution wins (0.2-0.4x), as it does for 7x7 and 11x11 stems' forward passes.
-The embedded digits CNN: forward 2.45 -> 1.97 ms, forward+backward 8.3 -> 7.3 ms per batch of 400.
-
-Two more kinds run without XLA's CPU convolution, in the forward pass and both gradients:
-- disjoint windows (no larger than the stride, undilated: every 1x1 convolution, ViT's 16x16/16 and
-  ConvNeXt's 4x4/4 patch embeddings) as one matrix product over patches cut by a reshape. XLA's CPU
-  convolution runs a ResNet-50 1x1 at 50-90 GFLOP/s where the product reaches 150-200; a ViT patch
-  embedding's forward pass and input gradient went from 93 to 10 ms (batch 4, 224 px);
-- depthwise convolutions (one input feature per group: ConvNeXt's 7x7) as a sum of the window's shifted
-  views times per-feature weights, fused by XLA into one loop, and at stride 1 their input gradient as
-  the same kind of sum over the flipped kernel. XLA's CPU grouped convolution ran these at 1.3-1.6 GFLOP/s:
-  ConvNeXt-T's forward pass and input gradient at batch 4, 224 px went from 1.69 to 0.72 s
-  (``benchmarks/model_speed.py``, RESULTS.md).
-Values differ from the convolution's by float rounding only (another summation order).
-Models pass it to ``flax.linen.Conv(conv_general_dilated=...)`` through ``alignjax.models.layers.Conv``.
+Why: inside a ``while`` body (the attacks' ``fori_loop``s) XLA's CPU backend keeps the swapped kernel
+labels of JAX's input-gradient convolution and falls back to a slow convolution; here the backward pass
+transposes the kernel physically (behind ``optimization_barrier``) and writes the input cotangent as the
+exact linear transpose against it, so the gradient convolution has canonical labels (the same maths; on
+GPU/TPU one small kernel copy). On CPU only (``alignjax.cpu_workarounds.on_cpu``, chosen when a program
+is lowered), three kinds of convolution run without XLA's convolution, in the forward pass and both
+gradients: first layers with 1-4 input features and windows of at most 3x3 (forward when kh*kw*c_in <= 16,
+input gradient when c_in <= 4) as one product over explicit patches; disjoint windows (every 1x1, patch
+embeddings) as one product over patches cut by a reshape; depthwise convolutions as sums of shifted
+views (at stride 1 their input gradient too). Values differ from the convolution's by float rounding only;
+tests compare values and gradients with ``lax.conv_general_dilated``. Measurements: benchmarks/RESULTS.md
+("The CPU workarounds' measured history"). Models pass it to ``flax.linen.Conv(conv_general_dilated=...)``
+through ``alignjax.models.layers.Conv``.
 """
 
 from __future__ import annotations
@@ -45,6 +23,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+from alignjax.cpu_workarounds import on_cpu
 
 # First layers on CPU (see the module docstring): windows of at most CPU_PATCHES_MAX_WINDOW positions run
 # as patches @ kernel, the forward pass when kh * kw * c_in <= CPU_PATCHES_FORWARD_MAX_CONTRACTION and
@@ -104,7 +84,7 @@ def fast_conv_general_dilated(
     def forward(x, k):
         if not patches_forward:
             return conv(x, k, dn)
-        return lax.platform_dependent(x, k, cpu=cpu_conv, default=lambda a, b: conv(a, b, dn))
+        return on_cpu(x, k, cpu=cpu_conv, default=lambda a, b: conv(a, b, dn))
 
     def input_cotangent(x, k, g):
         def swapped(g):
@@ -122,7 +102,7 @@ def fast_conv_general_dilated(
         if not patches_backward:
             return swapped(g)
         stride_one_depthwise = depthwise and plan.strides == (1, 1)
-        return lax.platform_dependent(g, cpu=depthwise_sum if stride_one_depthwise else from_patches, default=swapped)
+        return on_cpu(g, cpu=depthwise_sum if stride_one_depthwise else from_patches, default=swapped)
 
     @jax.custom_vjp
     def f(x, k):
@@ -142,7 +122,7 @@ def fast_conv_general_dilated(
 
         if not patches_kernel_gradient:
             return by_convolution(g)
-        return lax.platform_dependent(g, cpu=from_patches, default=by_convolution)
+        return on_cpu(g, cpu=from_patches, default=by_convolution)
 
     def bwd(res, g):
         x, k = res

@@ -15,6 +15,7 @@ pass sends each output's cotangent there, as torch's
 ``max_pool2d`` backward does (and XLA's ``select_and_scatter`` with ``ge``): ties, common where a
 ReLU feature map is constant (image backgrounds), go to one position, not split. The slices'
 linear transpose (pads and strided updates) scatters the cotangent back; overlapping windows add.
+One of the CPU workarounds switched together in ``alignjax.cpu_workarounds``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+from alignjax import cpu_workarounds
 
 
 def max_pool(
@@ -58,6 +61,9 @@ def max_pool(
     def forward(v: jax.Array) -> jax.Array:
         pads = ((0, 0), (pt, pb), (pl, pr), (0, 0))
         return lax.reduce_window(v, -jnp.inf, lax.max, (1, kh, kw, 1), (1, sh, sw, 1), pads)
+
+    if not cpu_workarounds.enabled():  # XLA's own gradient (select_and_scatter), the same values
+        return forward(x)
 
     @jax.custom_vjp
     def pool(v):
