@@ -26,6 +26,8 @@ Gowal2021Improving* (Apache-2.0, Copyright 2021 Google), as that LICENSE lists.
 
 from __future__ import annotations
 
+import dataclasses
+
 from alignjax.eps import parse_eps
 from alignjax.models.registry import (
     CheckpointQuirks,
@@ -42,69 +44,94 @@ CIFAR10_STD = (0.2471, 0.2435, 0.2616)
 # robustbench.utils.load_model's surgery as data: wrapper prefixes off, and for the models built with
 # sub_block1=True the unused block's weights dropped
 WRAPPERS = CheckpointQuirks(strip_prefixes=("module.", "model."))
-WRAPPERS_WITHOUT_SUB_BLOCK1 = CheckpointQuirks(strip_prefixes=("module.", "model."), drop=(r"^(module\.|model\.)*sub_block1\.",))
+WRAPPERS_WITHOUT_SUB_BLOCK1 = CheckpointQuirks(strip_prefixes=("module.", "model."),
+                                               drop=(r"^(module\.|model\.)*sub_block1\.",))
 
-# Models RobustBench builds with WideResNet(..., sub_block1=True).
-SUB_BLOCK1 = frozenset({"Carmon2019Unlabeled", "Sehwag2020Hydra", "Wang2020Improving", "Zhang2019Theoretically"})
+# the models RobustBench builds with WideResNet(..., sub_block1=True) carry WRAPPERS_WITHOUT_SUB_BLOCK1
 APACHE_GOOGLE = ("Gowal2020Uncovering", "Rebuffi2021Fixing", "Gowal2021Improving")
 
-# (threat model, RobustBench name, arch, Google Drive id, clean %, AutoAttack %, eps as published)
-ENTRIES: tuple[tuple[str, str, str, str, float, float, str], ...] = (
-    ("Linf", "Standard", "wrn_28_10", "1t98aEuzeTL8P7Kpd5DIrCoCL21BNZUhC", 94.78, 0.0, "8/255"),
-    ("Linf", "Carmon2019Unlabeled", "wrn_28_10", "15tUx-gkZMYx7BfEOw1GY5OKC-jECIsPQ", 89.69, 59.53, "8/255"),
-    ("Linf", "Sehwag2020Hydra", "wrn_28_10", "1pi8GHwAVkxVH41hEnf0IAJb_7y-Q8a2Y", 88.98, 57.14, "8/255"),
-    ("Linf", "Wang2020Improving", "wrn_28_10", "1T939mU4kXYt5bbvM55aT4fLBvRhyzjiQ", 87.50, 56.29, "8/255"),
-    ("Linf", "Zhang2019Theoretically", "wrn_34_10", "1hPz9QQwyM7QSuWu-ANG_uXR-29xtL8t_", 84.92, 53.08,
-     "0.031"),
-    ("Linf", "Wong2020Fast", "preact_resnet18", "1Re--_lf3jCEw9bnQqGkjw3J7v2tSZKrv", 83.34, 43.21, "8/255"),
-    ("Linf", "Sehwag2021Proxy", "wrn_34_10", "1QFA5fPMj2Qw4aYNG33PkFqiv_RTDWvzm", 86.68, 60.27, "8/255"),
-    ("Linf", "Sehwag2021Proxy_R18", "cifar_resnet18", "1-ZgoSlD_AMhtXdnUElilxVXnzK2DcHuu", 84.59, 55.54,
-     "8/255"),
-    ("Linf", "Addepalli2022Efficient_RN18", "cifar_resnet18", "1m5vhdzIUUKhDbsZdOG9z76Eyp6f4xe_f", 85.71,
-     52.48, "8/255"),
-    ("Linf", "Addepalli2022Efficient_WRN_34_10", "wrn_34_10", "1--dVDtZhAk4D2zMtTDwIGnImuCGxTcBA", 88.71,
-     57.81, "8/255"),
-    ("Linf", "Jia2022LAS-AT_70_16", "wrn_70_16", "1-4p-Gr0hjl8wq6qvvTza4x4a5Rmu-Bfr", 85.66, 57.61, "8/255"),
-    ("Linf", "Gowal2020Uncovering_28_10_extra", "dm_wrn_28_10", "1MBAWGxiZxKt-GfqEqtLcXcd3tAxPhvV2", 89.48,
-     62.80, "8/255"),
-    ("Linf", "Gowal2020Uncovering_70_16", "dm_wrn_70_16", "1DVwKclibqzniE2Ss5_g6BY77ChG8QKzl", 85.29, 57.20,
-     "8/255"),
-    ("Linf", "Gowal2020Uncovering_70_16_extra", "dm_wrn_70_16", "1GxryYj_Or-VCDca0wgiFLz4ssXSZXQoJ", 91.10,
-     65.88, "8/255"),
-    ("Linf", "Rebuffi2021Fixing_28_10_cutmix_ddpm", "dm_wrn_28_10", "1-0EChXbc6pOvx26O17av263bCeqIAz6s",
-     87.33, 60.75, "8/255"),
-    ("Linf", "Rebuffi2021Fixing_70_16_cutmix_ddpm", "dm_wrn_70_16", "1-8CWRT-OFWyrz4T4s0I2mbFjPg8K_MUi",
-     88.54, 64.25, "8/255"),
-    ("Linf", "Rebuffi2021Fixing_70_16_cutmix_extra", "dm_wrn_70_16", "1qKDTp6IJ1BUXZaRtbYuo_t0tuDl_4mLg",
-     92.23, 66.58, "8/255"),
-    ("Linf", "Gowal2021Improving_28_10_ddpm_100m", "dm_wrn_28_10", "12L8YE6VBgUDKyW6GMSNefSYj2gg4LEKx",
-     87.50, 63.44, "8/255"),
-    ("Linf", "Gowal2021Improving_70_16_ddpm_100m", "dm_wrn_70_16", "10qBoDG_NomJBrRFeTsSwEcJF1GA-sjC4",
-     88.74, 66.11, "8/255"),
-    ("Linf", "Pang2022Robustness_WRN28_10", "dm_wrn_28_10", "16ChNkterCp17BXv-xxqpfedb4u2_CjjS", 88.61,
-     61.04, "8/255"),
-    ("Linf", "Pang2022Robustness_WRN70_16", "dm_wrn_70_16", "1uQZYUuUiL9BzaQUeXLhjr_RhoyFRrHe3", 89.01,
-     63.35, "8/255"),
-    ("Linf", "Wang2023Better_WRN-28-10", "dm_wrn_28_10", "1-6MYKJdECDVGaWjj6GgqvaT95BGKhUvI", 92.44, 67.31,
-     "8/255"),
-    ("Linf", "Wang2023Better_WRN-70-16", "dm_wrn_70_16", "1-RF7ZSS-PAh6bfQcuqx4lh9bc9BUGnap", 93.25, 70.69,
-     "8/255"),
-    ("L2", "Standard", "wrn_28_10", "1t98aEuzeTL8P7Kpd5DIrCoCL21BNZUhC", 94.78, 0.0, "0.5"),
-    ("L2", "Sehwag2021Proxy", "wrn_34_10", "1UviikNzpltVFsgMuqQ8YhpmvGczGRS4S", 90.93, 77.24, "0.5"),
-    ("L2", "Sehwag2021Proxy_R18", "cifar_resnet18", "1zPjjZj9wujBNkAmHHHIikem6_aIjMhXG", 89.76, 74.41, "0.5"),
-    ("L2", "Gowal2020Uncovering", "dm_wrn_70_16", "1QL4SNvYydjIg1uI3VP9SyNt-2kTXRisG", 90.90, 74.50, "0.5"),
-    ("L2", "Gowal2020Uncovering_extra", "dm_wrn_70_16", "1pkZDCpCBShpAnx92n8PUeNOY1fSiTi0s", 94.74, 80.53,
-     "0.5"),
-    ("L2", "Rebuffi2021Fixing_28_10_cutmix_ddpm", "dm_wrn_28_10", "1-DUKcvfDzeWwt0NK7q2XvU-dIi8up8B0", 91.79,
-     78.80, "0.5"),
-    ("L2", "Rebuffi2021Fixing_70_16_cutmix_ddpm", "dm_wrn_70_16", "1-8ECIOYF4JB0ywxJOmhkefnv4TW-KuXp", 92.41,
-     80.42, "0.5"),
-    ("L2", "Rebuffi2021Fixing_70_16_cutmix_extra", "dm_wrn_70_16", "1JX82BDVBNO-Ffa2J37EuB8C-aFCbz708", 95.74,
-     82.32, "0.5"),
-    ("L2", "Wang2023Better_WRN-28-10", "dm_wrn_28_10", "1-fwKiJXEqHHUngt8wKsNnHuD4vAPvPXC", 95.16, 83.68,
-     "0.5"),
-    ("L2", "Wang2023Better_WRN-70-16", "dm_wrn_70_16", "101UyURyte05tJLA9VFRBN6UDLyn-0sJw", 95.54, 84.97,
-     "0.5"),
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RobustBenchEntry:
+    """One RobustBench CIFAR-10 model as published: threat model, name, architecture, Google Drive id,
+    clean and AutoAttack accuracy (percent), eps as written in model_info, and its checkpoint quirks."""
+
+    threat: str
+    name: str
+    arch: str
+    drive_id: str
+    clean: float
+    robust: float
+    eps_text: str
+    quirks: CheckpointQuirks = WRAPPERS
+
+
+ENTRIES: tuple[RobustBenchEntry, ...] = (
+    RobustBenchEntry(threat="Linf", name="Standard", arch="wrn_28_10", drive_id="1t98aEuzeTL8P7Kpd5DIrCoCL21BNZUhC", clean=94.78,
+                     robust=0.0, eps_text="8/255"),
+    RobustBenchEntry(threat="Linf", name="Carmon2019Unlabeled", arch="wrn_28_10", drive_id="15tUx-gkZMYx7BfEOw1GY5OKC-jECIsPQ", clean=89.69,
+                     robust=59.53, eps_text="8/255", quirks=WRAPPERS_WITHOUT_SUB_BLOCK1),
+    RobustBenchEntry(threat="Linf", name="Sehwag2020Hydra", arch="wrn_28_10", drive_id="1pi8GHwAVkxVH41hEnf0IAJb_7y-Q8a2Y", clean=88.98,
+                     robust=57.14, eps_text="8/255", quirks=WRAPPERS_WITHOUT_SUB_BLOCK1),
+    RobustBenchEntry(threat="Linf", name="Wang2020Improving", arch="wrn_28_10", drive_id="1T939mU4kXYt5bbvM55aT4fLBvRhyzjiQ", clean=87.5,
+                     robust=56.29, eps_text="8/255", quirks=WRAPPERS_WITHOUT_SUB_BLOCK1),
+    RobustBenchEntry(threat="Linf", name="Zhang2019Theoretically", arch="wrn_34_10", drive_id="1hPz9QQwyM7QSuWu-ANG_uXR-29xtL8t_", clean=84.92,
+                     robust=53.08, eps_text="0.031", quirks=WRAPPERS_WITHOUT_SUB_BLOCK1),
+    RobustBenchEntry(threat="Linf", name="Wong2020Fast", arch="preact_resnet18", drive_id="1Re--_lf3jCEw9bnQqGkjw3J7v2tSZKrv", clean=83.34,
+                     robust=43.21, eps_text="8/255"),
+    RobustBenchEntry(threat="Linf", name="Sehwag2021Proxy", arch="wrn_34_10", drive_id="1QFA5fPMj2Qw4aYNG33PkFqiv_RTDWvzm", clean=86.68,
+                     robust=60.27, eps_text="8/255"),
+    RobustBenchEntry(threat="Linf", name="Sehwag2021Proxy_R18", arch="cifar_resnet18", drive_id="1-ZgoSlD_AMhtXdnUElilxVXnzK2DcHuu", clean=84.59,
+                     robust=55.54, eps_text="8/255"),
+    RobustBenchEntry(threat="Linf", name="Addepalli2022Efficient_RN18", arch="cifar_resnet18", drive_id="1m5vhdzIUUKhDbsZdOG9z76Eyp6f4xe_f", clean=85.71,
+                     robust=52.48, eps_text="8/255"),
+    RobustBenchEntry(threat="Linf", name="Addepalli2022Efficient_WRN_34_10", arch="wrn_34_10", drive_id="1--dVDtZhAk4D2zMtTDwIGnImuCGxTcBA", clean=88.71,
+                     robust=57.81, eps_text="8/255"),
+    RobustBenchEntry(threat="Linf", name="Jia2022LAS-AT_70_16", arch="wrn_70_16", drive_id="1-4p-Gr0hjl8wq6qvvTza4x4a5Rmu-Bfr", clean=85.66,
+                     robust=57.61, eps_text="8/255"),
+    RobustBenchEntry(threat="Linf", name="Gowal2020Uncovering_28_10_extra", arch="dm_wrn_28_10", drive_id="1MBAWGxiZxKt-GfqEqtLcXcd3tAxPhvV2", clean=89.48,
+                     robust=62.8, eps_text="8/255"),
+    RobustBenchEntry(threat="Linf", name="Gowal2020Uncovering_70_16", arch="dm_wrn_70_16", drive_id="1DVwKclibqzniE2Ss5_g6BY77ChG8QKzl", clean=85.29,
+                     robust=57.2, eps_text="8/255"),
+    RobustBenchEntry(threat="Linf", name="Gowal2020Uncovering_70_16_extra", arch="dm_wrn_70_16", drive_id="1GxryYj_Or-VCDca0wgiFLz4ssXSZXQoJ", clean=91.1,
+                     robust=65.88, eps_text="8/255"),
+    RobustBenchEntry(threat="Linf", name="Rebuffi2021Fixing_28_10_cutmix_ddpm", arch="dm_wrn_28_10", drive_id="1-0EChXbc6pOvx26O17av263bCeqIAz6s", clean=87.33,
+                     robust=60.75, eps_text="8/255"),
+    RobustBenchEntry(threat="Linf", name="Rebuffi2021Fixing_70_16_cutmix_ddpm", arch="dm_wrn_70_16", drive_id="1-8CWRT-OFWyrz4T4s0I2mbFjPg8K_MUi", clean=88.54,
+                     robust=64.25, eps_text="8/255"),
+    RobustBenchEntry(threat="Linf", name="Rebuffi2021Fixing_70_16_cutmix_extra", arch="dm_wrn_70_16", drive_id="1qKDTp6IJ1BUXZaRtbYuo_t0tuDl_4mLg", clean=92.23,
+                     robust=66.58, eps_text="8/255"),
+    RobustBenchEntry(threat="Linf", name="Gowal2021Improving_28_10_ddpm_100m", arch="dm_wrn_28_10", drive_id="12L8YE6VBgUDKyW6GMSNefSYj2gg4LEKx", clean=87.5,
+                     robust=63.44, eps_text="8/255"),
+    RobustBenchEntry(threat="Linf", name="Gowal2021Improving_70_16_ddpm_100m", arch="dm_wrn_70_16", drive_id="10qBoDG_NomJBrRFeTsSwEcJF1GA-sjC4", clean=88.74,
+                     robust=66.11, eps_text="8/255"),
+    RobustBenchEntry(threat="Linf", name="Pang2022Robustness_WRN28_10", arch="dm_wrn_28_10", drive_id="16ChNkterCp17BXv-xxqpfedb4u2_CjjS", clean=88.61,
+                     robust=61.04, eps_text="8/255"),
+    RobustBenchEntry(threat="Linf", name="Pang2022Robustness_WRN70_16", arch="dm_wrn_70_16", drive_id="1uQZYUuUiL9BzaQUeXLhjr_RhoyFRrHe3", clean=89.01,
+                     robust=63.35, eps_text="8/255"),
+    RobustBenchEntry(threat="Linf", name="Wang2023Better_WRN-28-10", arch="dm_wrn_28_10", drive_id="1-6MYKJdECDVGaWjj6GgqvaT95BGKhUvI", clean=92.44,
+                     robust=67.31, eps_text="8/255"),
+    RobustBenchEntry(threat="Linf", name="Wang2023Better_WRN-70-16", arch="dm_wrn_70_16", drive_id="1-RF7ZSS-PAh6bfQcuqx4lh9bc9BUGnap", clean=93.25,
+                     robust=70.69, eps_text="8/255"),
+    RobustBenchEntry(threat="L2", name="Standard", arch="wrn_28_10", drive_id="1t98aEuzeTL8P7Kpd5DIrCoCL21BNZUhC", clean=94.78,
+                     robust=0.0, eps_text="0.5"),
+    RobustBenchEntry(threat="L2", name="Sehwag2021Proxy", arch="wrn_34_10", drive_id="1UviikNzpltVFsgMuqQ8YhpmvGczGRS4S", clean=90.93,
+                     robust=77.24, eps_text="0.5"),
+    RobustBenchEntry(threat="L2", name="Sehwag2021Proxy_R18", arch="cifar_resnet18", drive_id="1zPjjZj9wujBNkAmHHHIikem6_aIjMhXG", clean=89.76,
+                     robust=74.41, eps_text="0.5"),
+    RobustBenchEntry(threat="L2", name="Gowal2020Uncovering", arch="dm_wrn_70_16", drive_id="1QL4SNvYydjIg1uI3VP9SyNt-2kTXRisG", clean=90.9,
+                     robust=74.5, eps_text="0.5"),
+    RobustBenchEntry(threat="L2", name="Gowal2020Uncovering_extra", arch="dm_wrn_70_16", drive_id="1pkZDCpCBShpAnx92n8PUeNOY1fSiTi0s", clean=94.74,
+                     robust=80.53, eps_text="0.5"),
+    RobustBenchEntry(threat="L2", name="Rebuffi2021Fixing_28_10_cutmix_ddpm", arch="dm_wrn_28_10", drive_id="1-DUKcvfDzeWwt0NK7q2XvU-dIi8up8B0", clean=91.79,
+                     robust=78.8, eps_text="0.5"),
+    RobustBenchEntry(threat="L2", name="Rebuffi2021Fixing_70_16_cutmix_ddpm", arch="dm_wrn_70_16", drive_id="1-8ECIOYF4JB0ywxJOmhkefnv4TW-KuXp", clean=92.41,
+                     robust=80.42, eps_text="0.5"),
+    RobustBenchEntry(threat="L2", name="Rebuffi2021Fixing_70_16_cutmix_extra", arch="dm_wrn_70_16", drive_id="1JX82BDVBNO-Ffa2J37EuB8C-aFCbz708", clean=95.74,
+                     robust=82.32, eps_text="0.5"),
+    RobustBenchEntry(threat="L2", name="Wang2023Better_WRN-28-10", arch="dm_wrn_28_10", drive_id="1-fwKiJXEqHHUngt8wKsNnHuD4vAPvPXC", clean=95.16,
+                     robust=83.68, eps_text="0.5"),
+    RobustBenchEntry(threat="L2", name="Wang2023Better_WRN-70-16", arch="dm_wrn_70_16", drive_id="101UyURyte05tJLA9VFRBN6UDLyn-0sJw", clean=95.54,
+                     robust=84.97, eps_text="0.5"),
 )
 
 # Paper of each entry, keyed by the name up to its first '_' (model_info's "name" and "venue").
@@ -140,9 +167,10 @@ def _normalisation(arch: str, name: str) -> tuple[tuple[float, ...], tuple[float
     return None
 
 
-def robustbench_spec(threat: str, name: str, arch: str, drive_id: str, clean: float, robust: float,
-                     eps_text: str) -> ModelSpec:
+def robustbench_spec(entry: RobustBenchEntry) -> ModelSpec:
     """The ``ModelSpec`` of one RobustBench CIFAR-10 entry (see the module docstring)."""
+    threat, name, arch, drive_id = entry.threat, entry.name, entry.arch, entry.drive_id
+    clean, robust, eps_text = entry.clean, entry.robust, entry.eps_text
     normalisation = _normalisation(arch, name)
     arch_kwargs: tuple[tuple[str, object], ...] = ()
     preprocessing = Preprocessing()
@@ -158,7 +186,7 @@ def robustbench_spec(threat: str, name: str, arch: str, drive_id: str, clean: fl
         num_classes=10,
         input_shape=(32, 32, 3),
         source=DRIVE_URL + drive_id,
-        quirks=WRAPPERS_WITHOUT_SUB_BLOCK1 if name in SUB_BLOCK1 else WRAPPERS,
+        quirks=entry.quirks,
         family="wide_resnet" if "wrn" in arch else arch.removeprefix("cifar_").rstrip("0123456789"),
         training="standard" if name == "Standard" else "adversarial",
         preprocessing=preprocessing,
@@ -172,4 +200,4 @@ def robustbench_spec(threat: str, name: str, arch: str, drive_id: str, clean: fl
 
 
 for _entry in ENTRIES:
-    register_model(robustbench_spec(*_entry))
+    register_model(robustbench_spec(_entry))
