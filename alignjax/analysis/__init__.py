@@ -13,8 +13,7 @@ The command line is ``alignjax analyze`` (alignjax/commands/analyze.py).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from alignjax.lazy_exports import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "AliasTable": "alignjax.analysis.aliases",
@@ -48,7 +47,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'alignjax.analysis' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

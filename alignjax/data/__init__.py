@@ -10,8 +10,7 @@ labels for ``alignjax.attacks.run_autoattack`` (see ``attack_input.py``).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from alignjax.lazy_exports import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "ArrayDataset": "alignjax.data.arrays",
@@ -76,15 +75,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

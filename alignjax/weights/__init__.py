@@ -6,8 +6,7 @@ fetcher) does not pull in the Flax model zoo.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from alignjax.lazy_exports import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "CheckpointError": "alignjax.weights.errors",
@@ -22,7 +21,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
