@@ -18,7 +18,8 @@ limit) of the same model and batch, with the same two rates of the reference's t
 alignjax is timed after a first, compiling call (its extra time is printed as "compile"). With
 ``--repeat N`` both sides run N times, alternated, and the medians are compared (this VM's timings
 move by +-15 % between runs; the per-run speed-up range is printed). Peak device
-memory is printed where the device reports it.
+memory is printed where the device reports it. ``--end-to-end`` times instead the whole command,
+``alignjax attack`` in fresh processes, cold and with a filled compilation cache (attack_end_to_end.py).
 
     python benchmarks/attack_speed.py --workload digits                       # CPU
     python benchmarks/attack_speed.py --workload wrn28 --device cuda --n 1000 --batch-size 500
@@ -226,7 +227,17 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     parser.add_argument("--smoke", action="store_true", help="tiny models (WRN-10-1, ResNet-50 at 64 px) to check "
                                                              "that the script runs, on a CPU")
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="only time `alignjax attack` end to end in fresh processes, cold and with a "
+                        "filled compilation cache (digits; attack_end_to_end.py)")
     args = parser.parse_args()
+    if args.end_to_end:
+        from attack_end_to_end import attack_argv, report
+
+        if args.workload != "digits":
+            raise SystemExit("--end-to-end runs the CLI's embedded digits model: use --workload digits")
+        report(attack_argv(args.n, args.batch_size, []), args.repeat)
+        return
     started = time.perf_counter()
     defaults = {"digits": (397, 400), "wrn28": (1000, 500), "resnet50": (256, 128)}[args.workload]
     n, batch_size = args.n or defaults[0], args.batch_size or defaults[1]

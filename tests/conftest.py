@@ -11,6 +11,11 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+# the commands' persistent compilation cache stays off here and in the CLI subprocesses tests start (they
+# inherit the environment; session fixtures too, hence not a fixture): jaxlib once segfaulted writing that
+# cache in a long pytest process (benchmarks/RESULTS.md), and no test writes to the user's ~/.cache.
+# tests/test_compilation_cache.py turns it on in subprocesses of its own.
+os.environ["ALIGNJAX_COMPILATION_CACHE"] = "0"
 
 import jax
 import numpy as np

@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+from alignjax import compilation_cache
 from alignjax.errors import InputError
 
 TEXTURE_SHAPE_SETS = ("cue-conflict", "edges", "filled-silhouettes")
@@ -89,6 +90,7 @@ def register(kinds: argparse._SubParsersAction) -> None:
         "--out", type=Path, help="output folder (default: alignjax-runs/behavior-<UTC time>)"
     )
     behavior.add_argument("--overwrite", action="store_true", help="replace results already in --out")
+    compilation_cache.add_argument(behavior)
     behavior.set_defaults(run=cmd_align_behavior)
 
 
@@ -183,6 +185,7 @@ def cmd_align_behavior(args: argparse.Namespace) -> int:
     out = args.out or Path("alignjax-runs") / time.strftime("behavior-%Y%m%d-%H%M%S", time.gmtime())
     if (out / "scores.parquet").exists() and not args.overwrite:
         raise InputError(f"{out} already holds scores.parquet; choose another --out or pass --overwrite")
+    compilation_cache.enable_for_command(args)
     model = _load_model(args)
     out = prepare_output_dir(out, overwrite=args.overwrite)
     print(

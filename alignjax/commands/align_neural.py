@@ -8,6 +8,7 @@ import hashlib
 import time
 from pathlib import Path
 
+from alignjax import compilation_cache
 from alignjax.errors import InputError
 
 
@@ -48,6 +49,7 @@ def register(align_subparsers: argparse._SubParsersAction) -> None:
     neural.add_argument("--no-cache", action="store_true", help="recompute the layer commitment")
     neural.add_argument("--out", type=Path, help="output folder (default: alignjax-runs/neural-<UTC time>)")
     neural.add_argument("--overwrite", action="store_true", help="replace results already in --out")
+    compilation_cache.add_argument(neural)
     neural.set_defaults(run=cmd_neural)
 
 
@@ -88,6 +90,7 @@ def cmd_neural(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1 or args.memory_budget_gb <= 0 or args.pca_components < 1:
         raise InputError("--batch-size, --memory-budget-gb and --pca-components must be positive")
+    compilation_cache.enable_for_command(args)
     model = _feature_model(args)
     if args.list_layers:
         for layer, shape in model.layer_shapes.items():

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from alignjax import compilation_cache
 from alignjax.commands.attack import DEFAULT_EPS, parse_eps
 from alignjax.errors import InputError
 
@@ -70,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, help="output folder (default: alignjax-runs/crosscheck-<UTC time>)")
     parser.add_argument("--overwrite", action="store_true", help="replace results already in --out")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    compilation_cache.add_argument(parser)
     parser.set_defaults(run=cmd_crosscheck)
 
 
@@ -211,6 +213,7 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     tolerance = Tolerance(tolerance=args.tolerance, alpha=args.alpha, clean_tolerance=args.clean_tolerance)
     if args.batch_size < 1:
         raise InputError(f"--batch-size must be positive, got {args.batch_size}")
+    compilation_cache.enable_for_command(args)
     logits_fn, variables, x, y, description, spec = _load(args)
     embedded = args.model is None and args.arch is None
     eps = args.eps if args.eps is not None else (DEFAULT_EPS[args.norm] if embedded else None)
