@@ -24,6 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
+
+from alignjax.attacks.run_folder import open_run_folder
+from alignjax.errors import InputError
 
 ATTACKS = "apgd-ce(n_iter=10,n_restarts=1),square(n_queries=40)"
 COMMAND = [sys.executable, "-m", "alignjax.cli", "attack", "--version", "custom", "--attacks", ATTACKS,
@@ -144,6 +148,9 @@ def test_sigkill_at_random_moments_then_resume_reproduces_the_uninterrupted_run(
         _assert_same_points(resumed, baseline, f"trial {trial} differs from the baseline:\n{log.read_text()}")
         after = json.loads((out / "summary.json").read_text())["robust_accuracy_after"]
         assert after == baseline_after
+        if (out / "state").exists():  # killed between writing summary.json and deleting the state: stale,
+            with pytest.raises(InputError, match="already holds results"):  # deleted by the next opening
+                open_run_folder(out, overwrite=False)
         assert not (out / "state").exists()
     assert inside_an_attack >= 5, f"only {inside_an_attack} of {KILLS} kills landed inside an attack"
     cpu = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -5,9 +5,12 @@ Layout of an output folder:
   summary.json     clean/robust accuracy, accuracy after each attack, times, warnings
   manifest.json    configs, key, versions, device, git SHA: enough to rerun
   state/           only while a run is in progress or was interrupted (resumed automatically)
-  .lock            held by the run using the folder (``run_folder.py``)
-``summary.json`` is written last: a folder without it holds no finished result. ``n_queries`` counts
-the forward passes of query-counted attacks only (Square); APGD and FAB spend a fixed budget.
+  .lock            only while a run uses the folder, or after it was killed (``run_folder.py``)
+``summary.json`` is written last and the state deleted after it: a folder without a summary holds no
+finished result, and a run killed just before writing it resumes from the complete state (a state
+left next to a summary by a kill just after is deleted when the folder is next opened).
+``n_queries`` counts the forward passes of query-counted attacks only (Square); APGD and FAB spend a
+fixed budget.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from alignjax.attacks.autoattack import AutoAttackResult
-from alignjax.attacks.run_folder import RESULT_FILES, STATE_FOLDER, open_run_folder
+from alignjax.attacks.run_folder import RESULT_FILES, STATE_FOLDER, open_run_folder, release_run_folder
 from alignjax.files import atomic_write
 
 __all__ = ["POINT_SCHEMA", "RESULT_FILES", "points_frame", "prepare_output_dir", "summary_dict",
@@ -47,7 +50,7 @@ def prepare_output_dir(out_dir: str | Path, *, overwrite: bool) -> Path:
     """Prepares ``out_dir`` like ``run_folder.open_run_folder`` and releases its lock (for library callers
     that run nothing concurrently; the CLI keeps the lock for the whole run)."""
     out, lock = open_run_folder(out_dir, overwrite=overwrite)
-    lock.release()
+    release_run_folder(lock)
     return out
 
 
@@ -110,14 +113,16 @@ def environment() -> dict[str, Any]:
 
 
 def write_results(out: Path, result: AutoAttackResult, y: np.ndarray, manifest: dict[str, Any]) -> None:
-    """Writes points.parquet and manifest.json, removes the state, then writes summary.json; each file
-    atomically (unique temporary name, fsync, rename): a folder with summary.json holds a complete result."""
+    """Writes points.parquet, manifest.json and summary.json, then removes the state; each file atomically
+    (unique temporary name, fsync, rename): a folder with summary.json holds a complete result."""
     frame = points_frame(result, y)
     atomic_write(out / "points.parquet", lambda p: frame.write_parquet(p))
     full_manifest = {**manifest, "environment": environment()}
     text = json.dumps(full_manifest, indent=2) + "\n"
     atomic_write(out / "manifest.json", lambda p: Path(p).write_text(text))
-    # the state goes before summary.json appears: a folder with a summary never holds a stale state
-    shutil.rmtree(out / STATE_FOLDER, ignore_errors=True)
     summary = json.dumps(summary_dict(result), indent=2) + "\n"
     atomic_write(out / "summary.json", lambda p: Path(p).write_text(summary))
+    # the state goes only after summary.json is in place: a run killed before that resumes from the
+    # complete state (and just writes the files again) instead of starting over; one killed after it
+    # leaves a stale state next to the summary, which ``open_run_folder`` deletes
+    shutil.rmtree(out / STATE_FOLDER, ignore_errors=True)

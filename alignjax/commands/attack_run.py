@@ -52,6 +52,13 @@ def open_output(args: argparse.Namespace):
     return open_run_folder(out, overwrite=args.overwrite)
 
 
+def release_output(lock: Any) -> None:
+    """Releases the folder's lock and deletes its lock file (``run_folder.release_run_folder``)."""
+    from alignjax.attacks.run_folder import release_run_folder
+
+    release_run_folder(lock)
+
+
 def data_digest(x: Any, y: np.ndarray) -> str:
     """Content hash of the evaluated images and labels (what the state is bound to)."""
     from alignjax.attacks.state import array_digest

@@ -6,6 +6,7 @@ a partitioned parquet store and read back as polars frames.
 from alignjax.sweep.config import SweepConfig, config_from_dict, load_config
 from alignjax.sweep.distributed import ProcessInfo
 from alignjax.sweep.grid import Unit, WorkItem, config_hash, expand, work_items
+from alignjax.sweep.overrides import Overrides, with_overrides
 from alignjax.sweep.published import compare_with_published
 from alignjax.sweep.reader import RunTables, list_runs, read_run
 from alignjax.sweep.runner import SweepOptions, SweepReport, run_sweep
@@ -16,6 +17,7 @@ from alignjax.sweep.tables import POINTS_SCHEMA, SUMMARY_SCHEMA, robust_after_lo
 __all__ = [
     "POINTS_SCHEMA",
     "SUMMARY_SCHEMA",
+    "Overrides",
     "ProcessInfo",
     "RunTables",
     "Store",
@@ -35,5 +37,6 @@ __all__ = [
     "run_stacked",
     "run_sweep",
     "stack_variables",
+    "with_overrides",
     "work_items",
 ]

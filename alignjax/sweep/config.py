@@ -34,7 +34,8 @@ TOML form (``configs/paper_grid.toml`` and ``configs/digits_example.toml`` are w
 
 A Python config defines ``CONFIG`` (a dict of the same shape, or a ``SweepConfig``) or ``get_config()``.
 Batch size, output folder and progress are command-line options, not part of the grid: changing them
-never changes a result.
+never changes a result. The reductions ``--n/--n-iter/--n-queries/--n-restarts`` do change results:
+they are part of the grid (``SweepConfig.overrides``, ``overrides.py``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from typing import Any
 
 from alignjax.eps import parse_eps as _parse_eps
 from alignjax.errors import InputError
+from alignjax.sweep.overrides import Overrides
 
 PRESET_VERSIONS = ("standard", "plus", "rand", "paper")
 DATASET_KINDS = ("digits", "npz", "cifar10", "cifar100", "imagenet")
@@ -127,11 +129,14 @@ class SweepConfig:
     versions: tuple[VersionEntry, ...]
     seeds: tuple[int, ...] = (0,)
     checkpoint_seconds: float = 60.0  # mid-unit state saves (not part of the grid)
+    overrides: Overrides = Overrides()  # command-line reductions (``overrides.with_overrides``)
 
     def grid_dict(self) -> dict[str, Any]:
         """Everything that decides results (what the config hash covers), as plain JSON-able data."""
         data = dataclasses.asdict(self)
         data.pop("checkpoint_seconds")
+        if not self.overrides.active:  # absent, not null: the hashes of unreduced grids stay as they were
+            data.pop("overrides")
         return data
 
 

@@ -4,10 +4,11 @@ A *unit* is one (model or checkpoint, dataset, norm, eps, version, seed) evaluat
 per-point file and one summary row. Its id is a hash of everything that decides its result (the model
 entry and checkpoint path, the dataset entry, the threat model, the attack configs as the library
 builds them, the seed), so a finished unit is recognised across restarts and processes. The config hash
-covers the grid and every unit id: a changed grid, or a library whose attack defaults changed, gives a
-different hash (``store.begin_run`` refuses it under the same run id). Checkpoint files are identified
-by their path (reading every file at each start would cost minutes on large sweeps): a file replaced
-under the same path is not noticed, so give new weights a new path.
+covers the grid (with its command-line reductions, ``overrides.py``) and every unit id: a changed grid,
+or a library whose attack defaults changed, gives a different hash (``store.begin_run`` refuses it
+under the same run id). Checkpoint files are identified by their path (reading every file at each
+start would cost minutes on large sweeps): a file replaced under the same path is not noticed, so
+give new weights a new path.
 
 A *work item* is what one process runs at a time: one unit, or the units of a stack group (the
 checkpoints of one architecture under the same dataset, threat model, version and seed), which
@@ -137,7 +138,8 @@ def expand(config: SweepConfig) -> tuple[Unit, ...]:
             for threat in config.threats:
                 for eps in threat.eps:
                     for version in config.versions:
-                        attacks = version_attacks(version, threat.norm, eps, n_classes)
+                        attacks = presets.with_budget(version_attacks(version, threat.norm, eps, n_classes),
+                                                      **config.overrides.budget())
                         for seed in config.seeds:
                             common = {"format": STORE_FORMAT, "model": model.name, "identity": identity,
                                       "dataset": dataclasses.asdict(dataset), "norm": threat.norm,

@@ -98,9 +98,9 @@ class Store:
                 if existing.get("config_hash") != config_hash:
                     raise InputError(
                         f"{self.folder} holds run {self.run_id!r} of a different grid (config hash "
-                        f"{existing.get('config_hash', '?')[:12]}, this config {config_hash[:12]}); rerun with "
-                        "the original config, give --run-id NEW (or --new-run) to start another run, or delete "
-                        "the folder")
+                        f"{existing.get('config_hash', '?')[:12]}, this config {config_hash[:12]}"
+                        f"{_reductions(existing.get('config'), config)}); rerun with the original config, give "
+                        "--run-id NEW (or --new-run) to start another run, or delete the folder")
                 return
         body = {"run_id": self.run_id, "config_hash": config_hash, "store_format": STORE_FORMAT,
                 "config": config, "units": unit_ids}
@@ -186,6 +186,22 @@ class Store:
 
     def summary_files(self) -> list[Path]:
         return sorted((self.folder / "summary").glob("model=*/dataset=*/*.parquet"))
+
+
+def _reductions(recorded: Any, config: dict[str, Any]) -> str:
+    """'; the stored run used --n 10, this one the full budgets' when the recorded grid and ``config``
+    differ in their command-line reductions (``overrides.py``), else ''."""
+    before = recorded.get("overrides") if isinstance(recorded, dict) else None
+    now = config.get("overrides")
+    if before == now:
+        return ""
+
+    def text(overrides: Any) -> str:
+        if not overrides:
+            return "the full budgets"
+        return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in overrides.items() if v is not None)
+
+    return f"; the stored run used {text(before)}, this one {text(now)}"
 
 
 def read_summary_file(path: Path) -> tuple[pl.DataFrame | None, str]:
