@@ -21,7 +21,7 @@ def test_attack_on_the_embedded_model_writes_results(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["attack", *CHEAP, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "initial accuracy" in printed and "robust accuracy after APGD-CE" in printed
+    assert "initial accuracy" in printed and "robust accuracy after apgd-ce" in printed
     summary = json.loads((out / "summary.json").read_text())
     points = pl.read_parquet(out / "points.parquet")
     manifest = json.loads((out / "manifest.json").read_text())
@@ -83,7 +83,7 @@ def test_labels_out_of_range_and_bad_eps(tmp_path, capsys):
     assert "do not fit a model with 10 classes" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([*base, "--eps", "-1", "--out", str(tmp_path / "b")])
-    assert "eps must be > 0" in capsys.readouterr().err
+    assert "eps must be positive and finite (> 0)" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 

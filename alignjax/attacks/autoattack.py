@@ -20,7 +20,9 @@ Deliberate differences (documented in the README):
     with ``state_dir`` the run checkpoints after batches and picks up at the first unattacked point;
   * images come through ``AttackImages.rows`` (``images.py``), so a data set streamed from disk is
     attacked holding a few batches, never all of it; then ``x_adv`` is not kept (``perturbation_norm``
-    is, per point).
+    is, per point);
+  * log lines name each attack by its label, as the command's header, ``summary.json`` and ``broken_by``
+    do ('robust accuracy after apgd-ce#2', where the reference upper-cases a name it cannot repeat).
 """
 
 from __future__ import annotations
@@ -199,7 +201,7 @@ def run_autoattack(
     batch_size: int = 250,
     individual: bool = False,
     state_dir: str | Path | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Callable[[str, int, int, float], None] | None = None,
     log: Callable[[str], None] | None = None,
     run_checks: bool = True,
     checkpoint_seconds: float = 30.0,
@@ -218,8 +220,11 @@ def run_autoattack(
       batch_size: points per compiled batch (the tail is padded).
       individual: run every attack on all clean-correct points (diagnosis), not as a cascade.
       state_dir: if given, checkpoint there and resume an interrupted run of the same evaluation.
-      progress: called as ``progress(attack_name, points_done, points_total)`` after each batch.
-      log: called with the reference's log lines ('robust accuracy after APGD-CE: ...').
+      progress: called as ``progress(attack_name, points_done, points_total, robust_accuracy)`` when an
+        attack starts and after each of its batches; ``robust_accuracy`` is the percent of all n points
+        still robust (``alignjax.progress.CascadeProgress`` shows it).
+      log: called with the reference's log lines ('robust accuracy after apgd-ce: ...'), each attack
+        named by its label ('apgd-ce#2' for the second of two; ``attack_labels``).
       run_checks: run the reference's sanity checks on the first batch.
       checkpoint_seconds: with ``state_dir``, save progress within an attack at most this often (and
         always after each attack); 0 saves after every batch.
@@ -286,6 +291,11 @@ def run_autoattack(
         done = int(state.attempted.sum())
         attack_start = time.time()
 
+        robust_now = robust_here if individual else state.robust  # on_batch updates both in place
+
+        def robust_accuracy() -> float:
+            return float(robust_now.mean() * 100)
+
         def on_batch(idx_v: np.ndarray, x_adv_b, pred_b, broken_b, queries_b, norm_b) -> None:
             nonlocal done
             state.attempted[idx_v] = True
@@ -302,11 +312,13 @@ def run_autoattack(
             state.y_adv[idx_v[newly]] = pred_b[newly]
             done += len(idx_v)
             if progress is not None:
-                progress(name, done, total)
+                progress(name, done, total, robust_accuracy())
             if state_path is not None and not individual and time.time() - state.last_save >= checkpoint_seconds:
                 state.elapsed = time.time() - start
                 state.save(state_path, identity)
 
+        if progress is not None:
+            progress(name, done, total, robust_accuracy())
         batch_size = attack_points(cfg, logits_fn, params, images, y, todo, batch_size, attack_key, on_batch, log)
 
         seconds = time.time() - attack_start
@@ -316,12 +328,12 @@ def run_autoattack(
                        "n_broken": int((clean_correct & ~robust_here).sum()), "seconds": seconds,
                        "robust": robust_here.astype(int).tolist()}
             individual_robust[name] = robust_here.copy()
-            log(f"robust accuracy by {name.upper()}: {acc:.2f}% (time attack: {seconds:.1f} s)")
+            log(f"robust accuracy by {name}: {acc:.2f}% (time attack: {seconds:.1f} s)")
         else:
             acc = float(state.robust.mean() * 100)
             summary = {"name": name, "config": repr(cfg), "robust_accuracy": acc,
                        "n_broken": int((state.broken_by == name).sum()), "seconds": seconds}
-            log(f"robust accuracy after {name.upper()}: {acc:.2f}% (total time {time.time() - start:.1f} s)")
+            log(f"robust accuracy after {name}: {acc:.2f}% (total time {time.time() - start:.1f} s)")
         state.summaries.append(summary)
         state.attempted[:] = False
         state.attack_index = position + 1

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from alignjax import compilation_cache
 from alignjax.commands.arguments import non_negative_seconds, parse_arch_option, positive_int, seed
 from alignjax.errors import InputError
 
@@ -91,7 +92,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the model's compute dtype; the attacks' arithmetic stays float32 (bf16: faster on "
                              "GPUs/TPUs, robust accuracy to be checked against fp32)")
     attack.add_argument("--no-checks", action="store_true", help="skip the reference's sanity checks")
-    attack.add_argument("--no-progress", action="store_true", help="no progress bar")
+    attack.add_argument("--no-progress", action="store_true",
+                        help="no progress (a bar on a terminal, plain lines otherwise)")
+    compilation_cache.add_argument(attack)
     attack.set_defaults(run=cmd_attack)
 
 
@@ -200,6 +203,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
     if args.weights is not None and args.arch is None:
         raise InputError("--weights needs --arch NAME (or use --model NAME for a registry model)")
     attack_run.check_model_options(args)
+    compilation_cache.enable_for_command(args)
     loaded = load(args.model) if args.arch is None else None
     spec = None if loaded is None else loaded.spec
 
@@ -230,35 +234,25 @@ def cmd_attack(args: argparse.Namespace) -> int:
         return _run_and_write(args, out, logits_fn, variables, x, y, attacks, eps, model_desc, model_options,
                               weights_file, data_desc)
     finally:
-        lock.release()
+        attack_run.release_output(lock)  # the lock file goes too: a finished folder holds only results
 
 
 def _run_and_write(args, out, logits_fn, variables, x, y, attacks, eps, model_desc, model_options,
                    weights_file, data_desc) -> int:
     import jax
-    from tqdm import tqdm
 
-    from alignjax.attacks.autoattack import run_autoattack
+    from alignjax.attacks.autoattack import attack_labels, run_autoattack
     from alignjax.attacks.report import write_results
     from alignjax.commands import attack_run
+    from alignjax.progress import CascadeProgress
 
     print(
         f"model: {model_desc}\ndata: {data_desc}, n={len(x)}\n"
-        f"AutoAttack {args.version}: {', '.join(a.name for a in attacks)} | norm {args.norm} eps {eps:g} "
+        f"AutoAttack {args.version}: {', '.join(attack_labels(attacks))} | norm {args.norm} eps {eps:g} "
         f"| seed {args.seed} | output {out}",
         flush=True,
     )
-    bars: dict[str, Any] = {}
-
-    def progress(name: str, done: int, total: int) -> None:
-        if args.no_progress:
-            return
-        bar = bars.get(name)
-        if bar is None:
-            bar = bars[name] = tqdm(total=total, desc=name, unit="pt", leave=False, file=sys.stderr)
-        bar.update(done - bar.n)
-        if done >= total:
-            bar.close()
+    progress = None if args.no_progress else CascadeProgress(sys.stderr)
 
     result = run_autoattack(
         logits_fn,
@@ -289,6 +283,7 @@ def _run_and_write(args, out, logits_fn, variables, x, y, attacks, eps, model_de
         "batch_size": args.batch_size,
         "individual": args.individual,
         "model_options": model_options,
+        "compilation_cache": compilation_cache.manifest_entry(),
         **attack_run.provenance(args, weights_file=weights_file, params=variables, x=x, y=y),
     }
     write_results(out, result, y, manifest)

@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from alignjax import compilation_cache
+from alignjax.commands.arguments import positive_int
+
 DEFAULT_STORE = Path("alignjax-sweeps")
 
 
@@ -23,18 +26,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--new-run", action="store_true", help="run id <name>-<config hash>: a changed grid gets "
                      "its own run instead of being refused")
     sweep.add_argument("--batch-size", type=int, default=500, help="points per compiled batch (default 500)")
+    budget = sweep.add_argument_group(
+        "reduced runs",
+        "quick checks and CI (not the reference's numbers): cap every dataset and override every version's "
+        "budgets as `alignjax attack` does. They are part of the grid: the run id becomes "
+        "<name>-reduced-<what was reduced> (e.g. tiny-reduced-n10-iter2), so a reduced run never shares a "
+        "run with the full one, and run.json records them")
+    budget.add_argument("--n", type=positive_int, metavar="N",
+                        help="evaluate at most the first N points of every dataset")
+    budget.add_argument("--n-iter", type=positive_int, metavar="N", help="iterations of APGD and FAB")
+    budget.add_argument("--n-queries", type=positive_int, metavar="N", help="queries of Square")
+    budget.add_argument("--n-restarts", type=positive_int, metavar="N", help="restarts of every attack")
     sweep.add_argument("--checkpoint-seconds", type=float,
                        help="save mid-unit state at most this often (default: the config's, 60)")
     sweep.add_argument("--json-log", help="write JSON-lines progress events to this file ('-': stdout; "
                        "human-readable lines then go to stderr)")
     sweep.add_argument("--log-interval", type=float, default=1.0,
                        help="seconds between JSON progress events inside a unit (0: after every batch)")
-    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.add_argument("--no-progress", action="store_true",
+                       help="no progress (a bar on a terminal, plain lines otherwise)")
     sweep.add_argument("--no-checks", action="store_true", help="skip the reference's sanity checks")
     sweep.add_argument("--verbose", action="store_true", help="print every attack's log lines")
     sweep.add_argument("--dry-run", action="store_true", help="list the units and their state, run nothing")
-    sweep.add_argument("--compilation-cache", type=Path,
-                       help="persistent XLA compilation cache folder (restarts skip recompiling)")
+    cache = sweep.add_mutually_exclusive_group()
+    cache.add_argument("--compilation-cache", type=Path, metavar="DIR",
+                       help="folder of the persistent XLA compilation cache, which is on by default in "
+                       "$ALIGNJAX_CACHE/xla or ~/.cache/alignjax/xla (a subfolder per jax version is made "
+                       "in it)")
+    compilation_cache.add_argument(cache)
     dist = sweep.add_argument_group("several processes (jax.distributed)")
     dist.add_argument("--coordinator", help="HOST:PORT of process 0's coordinator")
     dist.add_argument("--num-processes", type=int, help="how many processes share the sweep")
@@ -51,15 +70,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise InputError(f"--batch-size must be positive, got {args.batch_size}")
-    config = load_config(args.config)
+    config = _reduced(load_config(args.config), args)
     if args.dry_run:
         return _dry_run(config, args)
-    if args.compilation_cache is not None:
-        import jax
-
-        jax.config.update("jax_compilation_cache_dir", str(args.compilation_cache))
     process = distributed.initialize(args.coordinator, args.num_processes, args.process_id,
                                      auto=args.distributed_auto)
+    # after jax.distributed: learning the platform for the cache's folder initialises the backend
+    compilation_cache.enable_for_command(args, root=args.compilation_cache)
     json_stream, close = None, False
     if args.json_log == "-":
         json_stream = sys.stdout
@@ -91,6 +108,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reduced(config, args: argparse.Namespace):
+    """The config with --n/--n-iter/--n-queries/--n-restarts applied (``alignjax.sweep.overrides``)."""
+    from alignjax.sweep.overrides import Overrides, with_overrides
+
+    overrides = Overrides(n=args.n, n_iter=args.n_iter, n_queries=args.n_queries, n_restarts=args.n_restarts)
+    return with_overrides(config, overrides) if overrides.active else config
+
+
 def _quiet(say):
     """Passes on the sweep's own lines (recomputations, resumes, warnings), not each attack's log."""
     def log(line: str) -> None:
@@ -114,6 +139,9 @@ def _dry_run(config, args: argparse.Namespace) -> int:
     items = grid.work_items(units, accelerator=jax.local_devices()[0].platform != "cpu")
     grouped = {u.unit_id for item in items if item.stacked for u in item.units}
     print(f"run {run_id} (config hash {config_hash[:12]}): {len(units)} units in {len(items)} work items")
+    if config.overrides.active:
+        print(f"reduced: {config.overrides.describe()} (a quick check, not the reference's numbers); datasets: "
+              + ", ".join(f"{d.name} n={d.n if d.n is not None else 'all'}" for d in config.datasets))
     for unit in units:
         state = store.status(unit)
         status = "finished" if state.finished else state.reason

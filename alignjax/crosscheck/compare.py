@@ -110,7 +110,7 @@ def crosscheck(
     published: Published | None = None,
     tolerance: Tolerance | None = None,
     log: Callable[[str], None] = lambda _line: None,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Callable[[str, int, int, float], None] | None = None,
 ) -> CrosscheckResult:
     """Runs alignjax and (with ``reference``) the reference on the same points and compares them.
 

@@ -126,7 +126,7 @@ class _Recorder:
     def finish_attack(self) -> None:
         if self.current is not None and self.robust is not None:
             self.after[self.current] = float(self.robust.mean() * 100)
-            self.log(f"reference: robust accuracy after {self.current.upper()}: {self.after[self.current]:.2f}% "
+            self.log(f"reference: robust accuracy after {self.current}: {self.after[self.current]:.2f}% "
                      f"({self.seconds.get(self.current, 0.0):.1f} s)")
 
     def wrap_logits(self) -> None:

@@ -2,8 +2,9 @@
 
 Rerunning the same command resumes: units whose files check out are skipped, invalid ones (corrupt,
 partial, unsealed) are deleted and recomputed, and an interrupted unit resumes from its cascade state.
-A different grid under the same run id is refused (``Store.begin_run``). Units of one model run one
-after another so each model is loaded (and each attack compiled) once per process.
+A different grid under the same run id is refused (``Store.begin_run``); a grid reduced on the command
+line (``overrides.py``) runs under a run id of its own. Units of one model run one after another so
+each model is loaded (and each attack compiled) once per process.
 """
 
 from __future__ import annotations
@@ -57,9 +58,13 @@ class SweepReport:
 
 
 def run_id_for(config: SweepConfig, options: SweepOptions, config_hash: str) -> str:
+    """``--run-id``, else the config's name, ``<name>-reduced-<label>`` for a reduced grid (its own run, never
+    the full grid's: ``overrides.py``), with ``-<config hash>`` for ``--new-run``."""
     if options.run_id:
         return options.run_id
     name = grid.safe_name(config.name)
+    if config.overrides.active:
+        name = f"{name}-reduced-{config.overrides.label()}"
     return f"{name}-{config_hash[:10]}" if options.new_run else name
 
 
@@ -118,14 +123,14 @@ class _Points:
         return self.points  # type: ignore[return-value]
 
 
-def _attack_progress(progress: Progress, attacks) -> Callable[[str, int, int], None]:
+def _attack_progress(progress: Progress, attacks) -> Callable[[str, int, int, float], None]:
     labels = attack_labels(attacks)
     state = {"position": 0}
 
-    def report(name: str, done: int, total: int) -> None:
+    def report(name: str, done: int, total: int, robust_accuracy: float) -> None:
         while state["position"] < len(labels) - 1 and labels[state["position"]] != name:
             state["position"] += 1
-        progress.attack_progress(state["position"], name, done, total)
+        progress.attack_progress(state["position"], name, done, total, robust_accuracy)
 
     return report
 

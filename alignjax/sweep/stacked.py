@@ -88,7 +88,7 @@ def _warnings(logits_fn, params, x, y, logits, attacks, batch_size) -> list[str]
 
 def run_stacked(logits_fn: Any, checkpoints: Sequence[Any], x: np.ndarray, y: np.ndarray, *,
                 attacks: Sequence[Any], key: Any, batch_size: int,
-                norm: str, progress: Callable[[str, int, int], None] | None = None,
+                norm: str, progress: Callable[[str, int, int, float], None] | None = None,
                 log: Callable[[str], None] | None = None, run_checks: bool = True) -> list[UnitOutcome]:
     """The AutoAttack cascade on every checkpoint at once; one ``UnitOutcome`` per checkpoint.
 
@@ -100,7 +100,8 @@ def run_stacked(logits_fn: Any, checkpoints: Sequence[Any], x: np.ndarray, y: np
       key: the cascade's key, as ``run_autoattack``'s.
       batch_size: points per batch (each checkpoint attacks its active rows of it).
       norm: the threat model, for the perturbation norms.
-      progress: ``progress(attack_name, points_done, points_total)`` after each batch.
+      progress: ``progress(attack_name, points_done, points_total, robust_accuracy)`` when an attack starts
+        and after each batch (robust accuracy: percent of all n points, the mean over the checkpoints).
     """
     if getattr(logits_fn, "stochastic", False):
         raise InputError("stacked checkpoints need a deterministic model (set stack = false for this one)")
@@ -138,6 +139,8 @@ def run_stacked(logits_fn: Any, checkpoints: Sequence[Any], x: np.ndarray, y: np
         attack_key = attack_key_for(key, attacks, position)
         todo = np.flatnonzero(robust.any(axis=0))
         done = 0
+        if progress is not None:
+            progress(name, done, len(todo), float(robust.mean() * 100))
         for idx, valid in _batches(todo, batch_size):
             active = robust[:, idx] & valid[None, :]
             out = fn(stacked, jax.device_put(x[idx]), jax.device_put(y[idx]), jax.device_put(active), attack_key,
@@ -154,11 +157,11 @@ def run_stacked(logits_fn: Any, checkpoints: Sequence[Any], x: np.ndarray, y: np
             prediction[models, points] = batch_pred[:, valid][models, which]
             done += len(cols)
             if progress is not None:
-                progress(name, done, len(todo))
+                progress(name, done, len(todo), float(robust.mean() * 100))
         seconds.append(time.time() - attack_start)
         for c in range(n_models):
             after[c].append(float(robust[c].mean() * 100))
-        log(f"robust accuracy after {name.upper()}: "
+        log(f"robust accuracy after {name}: "
             + ", ".join(f"{a[-1]:.2f}%" for a in after) + f" (total time {time.time() - start:.1f} s)")
 
     margin_fn = _compiled_margin(logits_fn)

@@ -98,7 +98,7 @@ def margins(logits_fn: Any, params: Any, x_adv: np.ndarray, y: np.ndarray, batch
 
 def run_unit(unit: Unit, logits_fn: Any, variables: Any, x: np.ndarray, y: np.ndarray, *, batch_size: int,
              state_dir: Path | None, checkpoint_seconds: float,
-             progress: Callable[[str, int, int], None] | None = None,
+             progress: Callable[[str, int, int, float], None] | None = None,
              log: Callable[[str], None] | None = None, run_checks: bool = True) -> UnitOutcome:
     """The cascade of ``unit.attacks`` with key ``jax.random.key(unit.seed)``, resumable from ``state_dir``."""
     log = log or (lambda _line: None)
