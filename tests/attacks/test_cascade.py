@@ -136,7 +136,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_result(problem, tmp_p
     full = run(problem, batch_size=4)
     calls = {"n": 0}
 
-    def interrupt(name, done, total):
+    def interrupt(name, done, total, robust):  # called at each attack's start, then after each batch
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
@@ -162,9 +162,9 @@ def test_resume_in_the_middle_of_an_attack(problem, tmp_path):
     full = run(problem, batch_size=4)
     calls = {"n": 0}
 
-    def interrupt(name, done, total):
+    def interrupt(name, done, total, robust):
         calls["n"] += 1
-        if calls["n"] == 3:  # third batch of the first attack
+        if calls["n"] == 4:  # the first attack's start, then its third batch
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -173,8 +173,8 @@ def test_resume_in_the_middle_of_an_attack(problem, tmp_path):
         meta = json.loads(str(saved["meta"]))
         assert meta["attack_index"] == 0 and saved["attempted"].sum() == 8  # two batches of 4 were saved
     seen = []
-    resumed = run(problem, batch_size=4, state_dir=tmp_path, progress=lambda n, d, t: seen.append((n, d, t)))
-    assert seen[0][1] == 12  # picks up after the 8 points already attacked
+    resumed = run(problem, batch_size=4, state_dir=tmp_path, progress=lambda n, d, t, r: seen.append((n, d, t)))
+    assert seen[0][1] == 8 and seen[1][1] == 12  # starts from, then picks up after, the 8 points attacked
     np.testing.assert_array_equal(resumed.robust, full.robust)
     np.testing.assert_array_equal(resumed.broken_by, full.broken_by)
     np.testing.assert_allclose(resumed.x_adv, full.x_adv)
