@@ -143,9 +143,9 @@ def test_streamed_folder_gives_the_array_results_and_resumes(tmp_path, rng):
 
     calls = {"n": 0}
 
-    def interrupt(name, done, total):
+    def interrupt(name, done, total, robust):  # the attack's start, its first batch, then stop
         calls["n"] += 1
-        if calls["n"] == 2:
+        if calls["n"] == 3:
             raise KeyboardInterrupt
 
     state = tmp_path / "state"
