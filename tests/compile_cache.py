@@ -27,14 +27,17 @@ _OPTIONS = (
 
 
 @contextlib.contextmanager
-def cheap_compiles(cache_dir: Path, *, disable_optimizations: bool = False) -> Iterator[None]:
+def cheap_compiles(cache_dir: Path | None, *, disable_optimizations: bool = False) -> Iterator[None]:
+    """``cache_dir`` None: optimisations off only, no persistent cache (jaxlib's cache write has crashed
+    long-lived test workers that compile hundreds of programs: README, RESULTS.md)."""
     previous = {name: jax.config.values[name] for name in _OPTIONS}
     try:
         jax.config.update("jax_disable_most_optimizations", disable_optimizations)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-        compilation_cache.set_cache_dir(str(cache_dir))
-        compilation_cache.reset_cache()
+        if cache_dir is not None:
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+            jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+            compilation_cache.set_cache_dir(str(cache_dir))
+            compilation_cache.reset_cache()
         yield
     finally:
         for name, value in previous.items():

@@ -32,4 +32,9 @@ SMALL = {
 
 REAL_INPUT = {"inception_v3": (299, 299, 3)}
 
+# with random weights and BatchNorm statistics the small GoogLeNet's logits move ~3e-4 across inputs
+# against a 1.5e-2 margin (also at 64 and 96 px, width 1/4, without transform_input), so 3 attack steps
+# flip nothing; its attack run still checks jit, finite non-zero gradients, the eps ball and the box
+UNBREAKABLE_WHEN_RANDOM = frozenset({"googlenet"})
+
 REAL_SIZE_SLOW = frozenset({"inception_v3"})
