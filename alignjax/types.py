@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -21,15 +22,37 @@ Norm = Literal["Linf", "L2", "L1"]
 NORMS: tuple[str, ...] = ("Linf", "L2", "L1")
 
 
-def call_model(logits_fn: Any, params: Params, x: Images, key: Key | None) -> jax.Array:
-    """Calls a logits function under the project's two calling conventions.
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """A classifier as the attacks and benchmarks see it: ``model(params, x, key=None) -> logits``.
 
-    A deterministic ``logits_fn(params, x)``; or a stochastic one (the attribute ``stochastic = True``,
-    e.g. VOneResNet-50 with its noise on, for ``version='rand'``), called as ``fn(params, x, key=key)``
-    with a fresh key per forward pass. Attacks see only this convention, never a model class.
+    ``apply`` is the pure logits function: ``apply(params, x)``, or, when ``stochastic`` (VOneResNet-50
+    with its noise on, for ``version='rand'``), ``apply(params, x, key=key)`` with a fresh key for every
+    forward pass. Calling a deterministic model with a key ignores it; calling a stochastic one without a
+    key is refused. Frozen and hashable (by ``apply``'s identity), so compiled programs are cached per model.
     """
-    if getattr(logits_fn, "stochastic", False):
+
+    apply: Callable[..., Logits]
+    stochastic: bool = False
+
+    def __call__(self, params: Params, x: Images, *, key: Key | None = None) -> Logits:
+        if not self.stochastic:
+            return self.apply(params, x)
         if key is None:
             raise ValueError("this model is stochastic: it needs a key for every forward pass")
-        return logits_fn(params, x, key=key)
-    return logits_fn(params, x)
+        return self.apply(params, x, key=key)
+
+    @classmethod
+    def of(cls, fn: Any) -> Model:
+        """``fn`` itself if it is a ``Model``; else a ``Model`` around a logits function, stochastic when
+        the function says so (its ``stochastic`` attribute: ``models.stochastic.StochasticLogitsFn``)."""
+        if isinstance(fn, Model):
+            return fn
+        if not callable(fn):
+            raise TypeError(f"a model is a logits function (params, images) -> logits, got {type(fn).__name__}")
+        return cls(fn, bool(getattr(fn, "stochastic", False)))
+
+
+def call_model(logits_fn: Any, params: Params, x: Images, key: Key | None) -> jax.Array:
+    """``Model.of(logits_fn)(params, x, key=key)``: one forward pass under the project's model convention."""
+    return Model.of(logits_fn)(params, x, key=key)

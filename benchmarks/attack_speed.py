@@ -7,7 +7,7 @@ Workloads (``--workload``):
 The torch model is built first (seeded random init, eval mode) and converted with alignjax's own
 converter, so both sides attack the same function. Labels are the model's own clean predictions, so
 every point is attacked. Modes (``--mode``): ``all-robust`` (eps 1e-5: no point breaks, every point
-pays for every iteration, restart, target and query: gpu-anchors.md's fair-timing recipe) and
+pays for every iteration, restart, target and query, so both sides do the whole cascade's work) and
 ``mixed`` (an eps at which about half the points survive APGD-CE, found by a quick calibration with
 alignjax's APGD-CE; both sides use it): there the time must fall with the survivors.
 
@@ -47,7 +47,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from alignjax.attacks import presets
 from alignjax.attacks.apgd import APGDConfig
-from alignjax.attacks.autoattack import run_autoattack
+from alignjax.attacks.engine.cascade import run_autoattack
 from alignjax.models import build_architecture
 from alignjax.models.precision import with_compute_dtype
 from alignjax.weights.convert import convert_state_dict, logits_fn_for

@@ -38,7 +38,7 @@ import numpy as np
 from PIL import Image
 
 from alignjax.attacks.apgd import APGDConfig
-from alignjax.attacks.autoattack import run_autoattack
+from alignjax.attacks.engine.cascade import run_autoattack
 from alignjax.data.attack_input import attack_data
 from alignjax.data.preprocessing import decode_image, to_float01, to_uint8
 from alignjax.data.sources import open_dataset

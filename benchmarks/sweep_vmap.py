@@ -6,7 +6,7 @@ APGD-CE (100 iterations), APGD-T (3 targets, 100 iterations) and Square (1000 qu
 
 * one by one: ``alignjax.sweep.units.run_unit`` (``run_autoattack`` + margins) per checkpoint, as a
   sweep runs units of a model with ``stack = false``;
-* stacked: ``alignjax.sweep.stacked.run_stacked`` on the 4 checkpoints at once (one vmapped program
+* stacked: ``alignjax.sweep.units.run_stacked`` on the 4 checkpoints at once (one vmapped program
   per attack), as a sweep runs a stack group.
 
 Each mode is timed after one warm-up call that compiles it (the compile time is reported separately).
@@ -34,8 +34,7 @@ from alignjax.attacks import APGDConfig, SquareConfig
 from alignjax.data.digits import digits_split
 from alignjax.models import load_embedded
 from alignjax.sweep.grid import Unit
-from alignjax.sweep.stacked import run_stacked
-from alignjax.sweep.units import run_unit
+from alignjax.sweep.units import run_stacked, run_unit
 
 EPS = 0.1
 CHECKPOINTS = 4
@@ -55,7 +54,7 @@ def one_by_one(logits_fn, models, x, y, attacks, batch_size):
 
 def stacked(logits_fn, models, x, y, attacks, batch_size):
     return run_stacked(logits_fn, models, x, y, attacks=attacks, key=jax.random.key(0), batch_size=batch_size,
-                       norm="Linf", run_checks=False)
+                       run_checks=False)
 
 
 def timed(fn, repeat: int):

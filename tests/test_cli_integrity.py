@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from alignjax.attacks.state import RunState
+from alignjax.attacks.engine.state import CascadeState
 from alignjax.cli import SIGPIPE_EXIT, main
 from alignjax.data.digits import digits_split
 from alignjax.files import FolderLock
@@ -124,19 +124,19 @@ def test_an_interrupted_run_cannot_be_resumed_with_other_weights(tmp_path, capsy
     out = tmp_path / "R"
     argv = ["attack", "--arch", "small_cnn", "--weights", str(weights), "--data", str(_digits(tmp_path)),
             "--eps", "0.1", *CHEAP, "--out", str(out)]
-    original = RunState.save
+    original = CascadeState.save
 
     def crash_after_the_first_attack(self, folder, identity):
         original(self, folder, identity)
         if self.attack_index == 1:
             raise KeyboardInterrupt
 
-    RunState.save = crash_after_the_first_attack
+    CascadeState.save = crash_after_the_first_attack
     try:
         with pytest.raises(KeyboardInterrupt):
             main(argv)
     finally:
-        RunState.save = original
+        CascadeState.save = original
     arrays = load_file(str(weights))
     save_file({k: v * np.float32(1.5) for k, v in arrays.items()}, str(weights))  # other weights, same file
     capsys.readouterr()

@@ -5,7 +5,7 @@ diverse parameter-free attacks" (ICML); the L1 variant from Croce & Hein (2021),
 l1-APGD for sparse adversarial attacks on image classifiers". Reference code:
 ``fra31/auto-attack@a392200:autoattack/autopgd_base.py`` (``APGDAttack``, ``APGDAttack_targeted``).
 
-What is replicated (the project's reference notes, ``shared/reference/autoattack-spec.md`` §2): step size 2·eps (Linf,
+What is replicated (``autopgd_base.py`` at a392200, ``APGDAttack.attack_single_run``): step size 2·eps (Linf,
 L2) or eps (L1) per sample; the counter-based checkpoint schedule (``checkpoint_schedule``); momentum
 0.75 after the first step; the oscillation test on a zero-initialised ring buffer of losses whose
 first window compares against ``loss_steps[-1] = 0``, with ``count <= rho·k``; the no-improvement
@@ -23,16 +23,14 @@ Deliberate deviations:
     same injected start (``apgd_single_run``) trajectories match to float32 rounding.
   * Shrinking sub-batches (``acc.nonzero()``) become masks: every run computes on the whole batch and
     only still-robust points take its result. A run is skipped (``lax.cond``) once no point is left.
-  * Stochastic models (``logits_fn.stochastic = True``) get one model key per forward pass, derived
-    from the attack key; the same key serves the whole batch.
+  * Stochastic models (``Model.stochastic``) get one model key per forward pass, derived from the
+    attack key (``protocol.model_key``); the same key serves the whole batch.
   * ``check_zero_gradients`` (a printed warning) is not emitted: no host sync inside the attack.
   * Ties in target selection use a stable ascending ``argsort`` (``torch.sort`` is unstable on GPU).
   * ``l1_projection`` fixes the reference's wrong interpolation when the root lies in the first
     breakpoint interval (see ``projections.py``); elsewhere it follows the reference's arithmetic.
   * L1 iterates follow the reference's unclipped ``x + u + L1_projection(x, u, eps)`` and can be
     one ulp outside [0, 1]; the returned ``x_adv`` is clipped to the box (moves toward ``x`` only).
-  * ``AttackResult.is_adv`` is also True for active points already misclassified when clean (they
-    come back as the clean ``x``, like the reference's ``perturb``); inactive rows are False.
 """
 
 from __future__ import annotations
@@ -48,25 +46,13 @@ import numpy as np
 from jaxtyping import Array, Bool, Float
 
 from alignjax.attacks import sorting
-from alignjax.attacks.base import (
-    AttackResult,
-    PassResult,
-    attackable,
-    check_target_count,
-    keep_where,
-    pass_count,
-    per_point_keys,
-    run_all_passes,
-    run_attack,
-    run_pass,
-)
 from alignjax.attacks.losses import cross_entropy, dlr_loss, dlr_targeted_loss
 from alignjax.attacks.projections import l1_projection, project_l2, project_linf, safe_l2_norm
-from alignjax.types import NORMS, Images, Key, Labels, LogitsFn, Mask, Params, PointIds
-from alignjax.types import call_model as _call_model
+from alignjax.attacks.protocol import Attack, PassResult, check_target_count, keep_where, per_point_keys
+from alignjax.attacks.protocol import model_key as draw_model_key
+from alignjax.types import NORMS, Images, Key, Labels, Mask, Model, Params, PointIds
 
 LOSSES = ("ce", "dlr", "dlr-targeted")
-_MODEL_STREAM = 0x4D4F44  # fold_in tag for stochastic models' keys, apart from point ids
 _L1_SPARSITY_DECAY = 1.5  # reference: adasp_redstep
 _L1_MIN_STEP_DIVISOR = 10.0  # reference: adasp_minstep
 
@@ -74,8 +60,8 @@ Vector = Float[Array, " b"]
 
 
 @dataclasses.dataclass(frozen=True)
-class APGDConfig:
-    """APGD settings; hashable, so it can be a static jit argument.
+class APGDConfig(Attack):
+    """APGD settings, and the attack (``Attack``); hashable, so it can be a static jit argument.
 
     Attributes:
       norm: threat model, "Linf", "L2" or "L1".
@@ -131,6 +117,16 @@ class APGDConfig:
     @property
     def targeted(self) -> bool:
         return self.loss == "dlr-targeted"
+
+    @property
+    def n_passes(self) -> int:
+        """Runs of ``perturb``: restarts, times the target classes for APGD-T (target-major order)."""
+        return self.n_restarts * (self.n_target_classes if self.targeted else 1)
+
+    def run_pass(self, model: Model, params: Params, x: Images, y: Labels, robust: Mask, pass_index: Array, *,
+                 key: Key, point_ids: PointIds) -> PassResult:
+        """Run ``pass_index`` of ``perturb`` on the rows ``robust`` (``_apgd_pass``)."""
+        return _apgd_pass(self, model, params, x, y, robust, pass_index, key=key, point_ids=point_ids)
 
 
 def checkpoint_schedule(n_iter: int) -> tuple[int, ...]:
@@ -192,7 +188,7 @@ def _eot_loss_and_grad(logits_fn, params, x_adv, y, y_target, *, loss, eot_iter,
     per_example = _loss_fn(loss)
 
     def summed(z, k):
-        logits = _call_model(logits_fn, params, z, k).astype(jnp.float32)
+        logits = Model.of(logits_fn)(params, z, key=k).astype(jnp.float32)
         losses = per_example(logits, y, y_target)
         return jnp.sum(losses), (logits, losses)
 
@@ -283,7 +279,7 @@ def _step(norm: str, eps: float, x, state: _State, momentum) -> Images:
 
 
 def apgd_single_run(
-    logits_fn: LogitsFn,
+    logits_fn: Model | Callable[..., Array],
     params: Params,
     x: Images,
     y: Labels,
@@ -308,7 +304,7 @@ def apgd_single_run(
       x_init: (b, h, w, c) starting points (clipped to [0, 1] here, as the reference does).
       norm, eps, n_iter, loss, rho, eot_iter: as in ``APGDConfig``.
       y_target: (b,) targets, for loss "dlr-targeted".
-      model_key: key for stochastic models (``logits_fn.stochastic``), else None.
+      model_key: key for stochastic models (``Model.stochastic``), else None.
       custom_init: L1 only. True (the reference with ``x_init`` given) starts the sparsity fraction
         at ``L0(x_init - x) / d / 1.5``; False (the reference's own random start) at 0.2.
 
@@ -432,7 +428,7 @@ def random_init(norm: str, x: Images, eps: float, keys: Key) -> Images:
 
 
 def largereps_run(
-    logits_fn: LogitsFn,
+    logits_fn: Model | Callable[..., Array],
     params: Params,
     x: Images,
     y: Labels,
@@ -481,73 +477,32 @@ def largereps_run(
     return result
 
 
-def _model_key(logits_fn: LogitsFn, key: Key, *tags: int) -> Key | None:
-    """Stochastic models' key for one forward pass, a function of the attack key and ``tags``."""
-    if not getattr(logits_fn, "stochastic", False):
-        return None
-    k = jax.random.fold_in(key, _MODEL_STREAM)
-    for tag in tags:
-        k = jax.random.fold_in(k, tag)
-    return k
-
-
-@pass_count.register
-def _apgd_pass_count(cfg: APGDConfig) -> int:
-    """Runs of ``perturb``: restarts, times the target classes for APGD-T (target-major order)."""
-    return cfg.n_restarts * (cfg.n_target_classes if cfg.targeted else 1)
-
-
-@attackable.register
-def _apgd_attackable(cfg: APGDConfig, logits_fn: LogitsFn, params: Params, x: Images, y: Labels, active: Mask, *,
-                     key: Key) -> Mask:
-    """Active rows correctly classified on the clean ``x`` (stochastic models: model key tag 0)."""
-    clean_logits = _call_model(logits_fn, params, x.astype(jnp.float32), _model_key(logits_fn, key, 0))
-    check_target_count(cfg, clean_logits.shape[-1])
-    return active & (jnp.argmax(clean_logits, axis=-1) == y)
-
-
-@run_pass.register
-def _apgd_pass(cfg: APGDConfig, logits_fn: LogitsFn, params: Params, x: Images, y: Labels, robust: Mask,
+def _apgd_pass(cfg: APGDConfig, model: Model, params: Params, x: Images, y: Labels, robust: Mask,
                run: Array, *, key: Key, point_ids: PointIds) -> PassResult:
     """Run ``run`` of APGD's ``perturb`` (restart ``run % n_restarts`` of target pass ``run // n_restarts``)."""
     x = x.astype(jnp.float32)
     run_keys = jax.vmap(lambda k: jax.random.fold_in(k, run))(per_point_keys(key, point_ids))
-    run_model_key = _model_key(logits_fn, key, 1, run)
+    run_model_key = draw_model_key(model, key, 1, run)
     y_target = None
     if cfg.targeted:
         # Targets from the clean logits (recomputed per pass, as the reference does), ranked
         # 2 … n_target_classes+1: ascending argsort, index -(pass + 2).
-        logits = _call_model(logits_fn, params, x, _model_key(logits_fn, key, 2, run))
+        logits = model(params, x, key=draw_model_key(model, key, 2, run))
         n_classes = logits.shape[-1]
         check_target_count(cfg, n_classes)
         rank = n_classes - (run // cfg.n_restarts + 2)
         order = jnp.argsort(logits, axis=-1)
         y_target = jnp.take_along_axis(order, jnp.full((x.shape[0], 1), rank), axis=1)[:, 0]
-    common = dict(n_iter=cfg.n_iter, loss=cfg.loss, rho=cfg.rho, eot_iter=cfg.eot_iter, y_target=y_target,
-                  model_key=run_model_key)
+    common = {"n_iter": cfg.n_iter, "loss": cfg.loss, "rho": cfg.rho, "eot_iter": cfg.eot_iter, "y_target": y_target,
+              "model_key": run_model_key}
     if cfg.use_largereps:
         noise = jax.vmap(lambda k: jax.random.normal(k, x.shape[1:], jnp.float32))(run_keys)
-        result = largereps_run(logits_fn, params, x, y, noise, eps=cfg.eps, **common)
+        result = largereps_run(model, params, x, y, noise, eps=cfg.eps, **common)
     else:
         start = random_init(cfg.norm, x, cfg.eps, run_keys)
-        result = apgd_single_run(logits_fn, params, x, y, start, norm=cfg.norm, eps=cfg.eps, custom_init=False,
+        result = apgd_single_run(model, params, x, y, start, norm=cfg.norm, eps=cfg.eps, custom_init=False,
                                  **common)
     # L1 iterates can sit one ulp outside [0, 1] (reference arithmetic); return box-feasible points.
     return PassResult(x_found=jnp.clip(result.x_best_adv, 0.0, 1.0), broken=robust & ~result.acc,
                       n_queries=jnp.zeros(x.shape[:1], jnp.int32))
 
-
-@run_attack.register
-def _run_apgd(
-    cfg: APGDConfig,
-    logits_fn: LogitsFn,
-    params: Params,
-    x: Images,
-    y: Labels,
-    active: Mask,
-    *,
-    key: Key,
-    point_ids: PointIds,
-) -> AttackResult:
-    """APGD's ``perturb``: restarts (and, for APGD-T, target passes) on the still-robust points."""
-    return run_all_passes(cfg, logits_fn, params, x, y, active, key=key, point_ids=point_ids)

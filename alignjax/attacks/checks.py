@@ -80,8 +80,8 @@ def check_zero_gradients(logits_fn, params, x, y) -> list[str]:
     zero = int(np.sum(np.abs(np.asarray(jax.device_get(grad))).reshape(len(x), -1).sum(1) == 0))
     if zero:
         return [
-            f"there are {zero} points with zero gradient of the DLR loss at the clean input: the model may mask "
-            "gradients; consider BPDA or the black-box Square attack"
+            (f"there are {zero} points with zero gradient of the DLR loss at the clean input: the model may mask "
+             "gradients; consider BPDA or the black-box Square attack")
         ]
     return []
 
@@ -92,7 +92,7 @@ def check_square_sr(robust_accuracy_after: Mapping[str, float], *, alpha: float 
         others = [v for k, v in robust_accuracy_after.items() if k != "square"]
         if robust_accuracy_after["square"] < min(others) - alpha:
             return [
-                "Square found adversarial points that the white-box attacks missed, which hints at gradient "
-                "masking: consider adaptive attacks"
+                ("Square found adversarial points that the white-box attacks missed, which hints at gradient "
+                 "masking: consider adaptive attacks")
             ]
     return []

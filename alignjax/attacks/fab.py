@@ -31,10 +31,10 @@ Deliberate deviations:
   (the reference only warns in ``check_n_classes`` and then fails on indexing).
 - Targets come from a stable ``argsort`` (``torch.sort`` is not guaranteed stable): only exactly tied
   clean logits can pick a different target.
-- Stochastic models (``logits_fn.stochastic``) are refused with ``ValueError``; the reference would
+- Stochastic models are refused with ``ValueError`` (``needs_deterministic_model``); the reference would
   silently attack one random draw per forward pass.
-- An active row that is already misclassified comes back as ``x`` with ``is_adv`` True (the reference
-  leaves it out of ``acc`` and returns ``x``; the cascade's re-verification agrees).
+- An active row that is already misclassified is not attacked and comes back as ``x`` (the reference
+  leaves it out of ``acc`` and returns ``x``; the cascade's re-verification counts it broken).
 
 Untargeted FAB needs the full Jacobian: one VJP per class (``vmap`` over one-hot cotangents), i.e. about
 ``k`` backward passes per iteration, as the reference's ``g2``. Where the (b, k, d) array would exceed
@@ -53,27 +53,17 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Bool, Float, Int
 
-from alignjax.attacks.base import (
-    AttackResult,
-    PassResult,
-    attackable,
-    check_target_count,
-    flat_norm,
-    pass_count,
-    per_point_keys,
-    run_all_passes,
-    run_attack,
-    run_pass,
-)
 from alignjax.attacks.fab_projections import project_onto_hyperplane_box
-from alignjax.types import NORMS, Images, Key, Labels, LogitsFn, Mask, Params, PointIds
+from alignjax.attacks.norms import flat_norm
+from alignjax.attacks.protocol import Attack, PassResult, check_target_count, per_point_keys
+from alignjax.types import NORMS, Images, Key, Labels, LogitsFn, Mask, Model, Params, PointIds
 
 _NO_ADV_NORM = 1e10  # res2's initial value: "no adversarial iterate found yet"
 _DF_OWN_CLASS = 1e10  # untargeted: the true class's own difference, so it is never the closest
 
 
 @dataclasses.dataclass(frozen=True)
-class FABConfig:
+class FABConfig(Attack):
     """FAB (untargeted) or FAB-T (targeted), with the reference's defaults.
 
     Attributes:
@@ -118,9 +108,21 @@ class FABConfig:
         if self.beta > 1.0:
             raise ValueError(f"FABConfig.beta must lie in (0, 1], got {self.beta!r}")
 
+    needs_deterministic_model = True
+
     @property
     def name(self) -> str:
         return "fab-t" if self.targeted else "fab"
+
+    @property
+    def n_passes(self) -> int:
+        """(target, restart) passes in the reference's order: target-major."""
+        return (self.n_target_classes if self.targeted else 1) * self.n_restarts
+
+    def run_pass(self, model: Model, params: Params, x: Images, y: Labels, robust: Mask, pass_index: Array, *,
+                 key: Key, point_ids: PointIds) -> PassResult:
+        """Restart ``pass_index % n_restarts`` against target ``pass_index // n_restarts`` (``_fab_pass``)."""
+        return _fab_pass(self, model, params, x, y, robust, pass_index, key=key, point_ids=point_ids)
 
 
 def _check_number(name: str, value: object, positive: bool = False) -> None:
@@ -351,39 +353,13 @@ def fab_single_run(
     return x_adv.reshape(x.shape), found
 
 
-def _refuse_stochastic(logits_fn: LogitsFn) -> None:
-    if getattr(logits_fn, "stochastic", False):
-        raise ValueError(
-            "FAB needs a deterministic model; stochastic logits functions are attacked with APGD "
-            "(AutoAttack's 'rand' version runs APGD-CE and APGD-DLR only)"
-        )
-
-
-@pass_count.register
-def _fab_pass_count(cfg: FABConfig) -> int:
-    """(target, restart) passes in the reference's order: target-major."""
-    return (cfg.n_target_classes if cfg.targeted else 1) * cfg.n_restarts
-
-
-@attackable.register
-def _fab_attackable(cfg: FABConfig, logits_fn: LogitsFn, params: Params, x: Images, y: Labels, active: Mask, *,
-                    key: Key) -> Mask:
-    """Active rows correctly classified on the clean ``x``."""
-    _refuse_stochastic(logits_fn)
-    clean_logits = logits_fn(params, x.astype(jnp.float32))
-    check_target_count(cfg, clean_logits.shape[-1])
-    return active & (jnp.argmax(clean_logits, axis=-1) == y)
-
-
-@run_pass.register
-def _fab_pass(cfg: FABConfig, logits_fn: LogitsFn, params: Params, x: Images, y: Labels, robust: Mask,
+def _fab_pass(cfg: FABConfig, logits_fn: Model, params: Params, x: Images, y: Labels, robust: Mask,
               pass_index: Int[Array, ""], *, key: Key, point_ids: PointIds) -> PassResult:
     """Restart ``pass_index % n_restarts`` against target ``pass_index // n_restarts`` on the rows ``robust``.
 
     Accepted where the prediction differs from ``y`` and the ``cfg.norm`` distance to ``x`` is at most
     ``cfg.eps`` (rejected if larger), as the reference's ``perturb``.
     """
-    _refuse_stochastic(logits_fn)
     x = x.astype(jnp.float32)
     clean_logits = logits_fn(params, x)
     n_classes = clean_logits.shape[-1]
@@ -403,37 +379,3 @@ def _fab_pass(cfg: FABConfig, logits_fn: LogitsFn, params: Params, x: Images, y:
     too_far = flat_norm(x - candidate, cfg.norm) > cfg.eps
     return PassResult(x_found=candidate, broken=robust & ~(still_correct | too_far),
                       n_queries=jnp.zeros(x.shape[:1], jnp.int32))
-
-
-@run_attack.register
-def run_fab(
-    cfg: FABConfig,
-    logits_fn: LogitsFn,
-    params: Params,
-    x: Images,
-    y: Labels,
-    active: Mask,
-    *,
-    key: Key,
-    point_ids: PointIds,
-) -> AttackResult:
-    """FAB / FAB-T on one batch (the reference's ``FABAttack.perturb``); jittable with ``cfg`` static.
-
-    Passes run over (target, restart) in the reference's order, each on the rows that are active,
-    clean-correct and not yet broken. A pass's result is accepted where the prediction differs from
-    ``y`` and the ``cfg.norm`` distance to ``x`` is at most ``cfg.eps``.
-
-    Args:
-      cfg: the attack config.
-      logits_fn: pure ``(params, images) -> logits``.
-      params: model parameters.
-      x: (b, h, w, c) clean images in [0, 1].
-      y: (b,) labels.
-      active: (b,) rows to attack; the others come back as ``x`` with ``is_adv`` False.
-      key: the attack-level key.
-      point_ids: (b,) global indices of the rows (per-point randomness).
-
-    Returns:
-      AttackResult; ``x_adv`` is ``x`` on rows not broken.
-    """
-    return run_all_passes(cfg, logits_fn, params, x, y, active, key=key, point_ids=point_ids)

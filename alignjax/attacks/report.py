@@ -27,7 +27,7 @@ import jax
 import numpy as np
 import polars as pl
 
-from alignjax.attacks.autoattack import AutoAttackResult
+from alignjax.attacks.engine.cascade import AutoAttackResult
 from alignjax.attacks.run_folder import RESULT_FILES, STATE_FOLDER, open_run_folder, release_run_folder
 from alignjax.files import atomic_write
 
@@ -41,7 +41,8 @@ POINT_SCHEMA = pl.Schema({
     "robust": pl.Boolean,
     "broken_by": pl.String,
     "adv_prediction": pl.Int32,
-    "perturbation_norm": pl.Float64,
+    "perturbation_norm": pl.Float32,
+    "misclassified": pl.Float32,
     "n_queries": pl.Int64,
 })
 
@@ -63,7 +64,8 @@ def points_frame(result: AutoAttackResult, y: np.ndarray) -> pl.DataFrame:
         "robust": result.robust,
         "broken_by": result.broken_by.astype(str),
         "adv_prediction": np.asarray(result.y_adv, np.int32),
-        "perturbation_norm": np.asarray(result.perturbation_norm, np.float64),
+        "perturbation_norm": np.asarray(result.perturbation_norm, np.float32),
+        "misclassified": np.asarray(result.misclassified, np.float32),
         "n_queries": np.asarray(result.n_queries, np.int64),
     }
     frame = pl.DataFrame(data, schema=POINT_SCHEMA)
@@ -94,7 +96,7 @@ def summary_dict(result: AutoAttackResult) -> dict[str, Any]:
 
 def environment() -> dict[str, Any]:
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False,
                              cwd=Path(__file__).parent).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         sha = None

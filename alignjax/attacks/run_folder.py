@@ -20,7 +20,7 @@ import shutil
 import time
 from pathlib import Path
 
-from alignjax.attacks.state import STATE_FILE
+from alignjax.attacks.engine.state import STATE_FILE
 from alignjax.errors import InputError
 from alignjax.files import FolderLock, FolderLockedError, remove_temporaries
 

@@ -32,8 +32,10 @@ Deliberate deviations:
     ``break``) is tested every ``ITERATIONS_PER_STOP_TEST`` iterations (a ``lax.while_loop`` over
     chunks, so the GPU does not sync with the host every iteration); iterations after the stop change
     nothing. The cascade re-packs the rows not yet broken between restarts and, within a restart,
-    every ``ITERATIONS_PER_SEGMENT`` iterations (``passes.py``, ``segments.py``). Rows that are inactive, or misclassified before the
-    attack, are not attacked and cost 0 queries.
+    every ``ITERATIONS_PER_SEGMENT`` iterations (``Attack.n_segments``, ``engine/passes.py``). Rows that are
+    inactive, or misclassified before the attack, are not attacked and cost 0 queries.
+  * A stochastic model (``Model.stochastic``) gets one key per forward pass, from the restart's key
+    (``protocol.model_key``), shared by the batch.
   * L2/L1 start blocks that would stick out of the image are cropped (the reference raises for such
     image sizes, e.g. h = 12); images must be at least 5 pixels high for L2/L1.
   * Arithmetic is float32 whatever the input dtype; ``x_adv`` is cast back to the input dtype.
@@ -54,33 +56,16 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
-from alignjax.attacks.base import (
-    AttackResult,
-    PassResult,
-    attackable,
-    keep_where,
-    pass_count,
-    per_point_keys,
-    run_all_passes,
-    run_attack,
-    run_pass,
-)
 from alignjax.attacks.losses import margin_loss
 from alignjax.attacks.projections import l1_projection
-from alignjax.attacks.segments import (
-    end_segments,
-    run_segment,
-    segment_count,
-    segment_survivors,
-    start_segments,
-)
-from alignjax.types import NORMS, Images, Key, Labels, LogitsFn, Mask, Params, PointIds
+from alignjax.attacks.protocol import Attack, PassResult, keep_where, model_key, per_point_keys
+from alignjax.types import NORMS, Images, Key, Labels, Mask, Model, Params, PointIds
 
 WINDOW_MODES = ("shared", "per_example")
 # Iterations between two evaluations of the early-stop test (one host read-back each on GPU).
 ITERATIONS_PER_STOP_TEST = 16
 # Iterations of one segment of a restart: between segments the cascade re-packs the rows still being
-# attacked (segments.py), as the reference indexes the unbroken points every iteration. A multiple
+# attacked (Attack.n_segments), as the reference indexes the unbroken points every iteration. A multiple
 # of ITERATIONS_PER_STOP_TEST; 5000 queries make 20 segments.
 ITERATIONS_PER_SEGMENT = 256
 # Iteration thresholds of the p schedule: p = p_init / 2**k for the k-th interval (reference values).
@@ -88,7 +73,7 @@ _SCHEDULE_BOUNDS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
 
 
 @dataclasses.dataclass(frozen=True)
-class SquareConfig:
+class SquareConfig(Attack):
     """Square Attack settings (defaults: AutoAttack's ``standard`` Square).
 
     Attributes:
@@ -122,13 +107,50 @@ class SquareConfig:
         if not (isinstance(self.n_restarts, int) and self.n_restarts >= 1):
             raise ValueError(f"SquareConfig.n_restarts must be an int >= 1, got {self.n_restarts!r}")
         if not isinstance(self.resc_schedule, bool):
-            raise ValueError(f"SquareConfig.resc_schedule must be a bool, got {self.resc_schedule!r}")
+            raise TypeError(f"SquareConfig.resc_schedule must be a bool, got {self.resc_schedule!r}")
         if self.window not in WINDOW_MODES:
             raise ValueError(f"SquareConfig.window must be one of {WINDOW_MODES}, got {self.window!r}")
+
+    counts_queries = True
 
     @property
     def name(self) -> str:
         return "square"
+
+    @property
+    def n_passes(self) -> int:
+        """Restarts, each from scratch on the rows not yet broken."""
+        return self.n_restarts
+
+    @property
+    def n_segments(self) -> int:
+        """Segments of ``ITERATIONS_PER_SEGMENT`` iterations: the engine re-packs the rows still attacked."""
+        return -(-self.n_queries // ITERATIONS_PER_SEGMENT)
+
+    def init(self, model: Model, params: Params, x: Images, y: Labels, robust: Mask, pass_index: Array, *,
+             key: Key, point_ids: PointIds) -> SquareCarry:
+        """The start of restart ``pass_index`` (key ``fold_in(key, restart)``) on the rows ``robust``."""
+        return _start_restart(self, model, params, x.astype(jnp.float32), y.astype(jnp.int32), robust,
+                              jax.random.fold_in(key, pass_index), point_ids)
+
+    def run(self, model: Model, params: Params, x: Images, y: Labels, robust: Mask, pass_index: Array,
+            carry: SquareCarry, segment: Array, *, key: Key, point_ids: PointIds) -> SquareCarry:
+        """Iterations ``segment * ITERATIONS_PER_SEGMENT`` up to the next segment (or ``n_queries``)."""
+        first = segment * ITERATIONS_PER_SEGMENT
+        last = jnp.minimum(first + ITERATIONS_PER_SEGMENT, self.n_queries)
+        return _iterate(self, model, params, x.astype(jnp.float32), y.astype(jnp.int32), robust,
+                        jax.random.fold_in(key, pass_index), point_ids, carry, first, last)
+
+    def survivors(self, carry: SquareCarry, robust: Mask) -> Mask:
+        """Rows not yet misclassified (margin > 0)."""
+        return robust & (carry.margin_min > 0.0)
+
+    def finish(self, model: Model, params: Params, x: Images, y: Labels, robust: Mask, pass_index: Array,
+               carry: SquareCarry, *, key: Key) -> PassResult:
+        """Broken where ``argmax(logits(x_best)) != y`` (one forward pass, not counted in n_queries)."""
+        logits = model(params, carry.x_best, key=model_key(model, jax.random.fold_in(key, pass_index), 2))
+        broken = robust & (jnp.argmax(logits, axis=-1) != y.astype(jnp.int32))
+        return PassResult(x_found=carry.x_best, broken=broken, n_queries=carry.n_queries)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -434,15 +456,17 @@ class SquareCarry(NamedTuple):
     n_queries: Int[Array, " b"]
 
 
-def _start_restart(cfg, logits_fn, params, x, y, active, key, point_ids) -> SquareCarry:
-    """The start of one restart on the ``active`` rows (1 query each)."""
+def _start_restart(cfg: SquareConfig, model: Model, params: Params, x: Images, y: Labels, active: Mask, key: Key,
+                   point_ids: PointIds) -> SquareCarry:
+    """The start of one restart (its key: ``key``) on the ``active`` rows (1 query each)."""
     x_best = _start(cfg, x, streams(key, point_ids))
-    margin_min = margin_loss(logits_fn(params, x_best), y)
+    margin_min = margin_loss(model(params, x_best, key=model_key(model, key, 0)), y)
     return SquareCarry(x_best, margin_min, margin_min, active.astype(jnp.int32))
 
 
-def _iterate(cfg, logits_fn, params, x, y, active, key, point_ids, carry: SquareCarry, first, last) -> SquareCarry:
-    """Iterations ``first`` .. ``last - 1`` of one restart on the ``active`` rows."""
+def _iterate(cfg: SquareConfig, model: Model, params: Params, x: Images, y: Labels, active: Mask, key: Key,
+             point_ids: PointIds, carry: SquareCarry, first: Array | int, last: Array | int) -> SquareCarry:
+    """Iterations ``first`` .. ``last - 1`` of one restart (its key: ``key``) on the ``active`` rows."""
     shape = x.shape
     starts, sides, canvases = (jnp.asarray(a) for a in window_schedule(cfg, *shape[1:]))
     keys = streams(key, point_ids)
@@ -458,7 +482,7 @@ def _iterate(cfg, logits_fn, params, x, y, active, key, point_ids, carry: Square
         side = sides[run]
         draws = sample_draws(cfg, keys.shared, keys.step_points, it, side, shape)
         x_new = _propose(cfg.norm, cfg.eps, x, c.x_best, side, canvases[run], draws)
-        loss = margin_loss(logits_fn(params, x_new), y)
+        loss = margin_loss(model(params, x_new, key=model_key(model, key, 1, it)), y)
         improved = todo & (loss < c.loss_min)
         accept = todo & (improved | (loss <= 0.0))
         return it + 1, SquareCarry(
@@ -476,92 +500,3 @@ def _iterate(cfg, logits_fn, params, x, y, active, key, point_ids, carry: Square
     _, carry = jax.lax.while_loop(cond, lambda s: jax.lax.fori_loop(0, chunk, lambda _, t: body(t), s),
                                   (first, carry))
     return carry
-
-
-def _restart_iterations(cfg, logits_fn, params, x, y, robust, restart, carry: SquareCarry, first, last, key,
-                        point_ids) -> SquareCarry:
-    """Iterations ``first`` .. ``last - 1`` of restart ``restart`` (key ``fold_in(key, restart)``) on ``robust``."""
-    return _iterate(cfg, logits_fn, params, x.astype(jnp.float32), y.astype(jnp.int32), robust,
-                    jax.random.fold_in(key, restart), point_ids, carry, first, last)
-
-
-@pass_count.register
-def _square_pass_count(cfg: SquareConfig) -> int:
-    return cfg.n_restarts
-
-
-@attackable.register
-def _square_attackable(cfg: SquareConfig, logits_fn: LogitsFn, params: Params, x: Images, y: Labels,
-                       active: Mask, *, key: Key) -> Mask:
-    """Active rows correctly classified on the clean ``x``."""
-    return active & (jnp.argmax(logits_fn(params, x.astype(jnp.float32)), axis=-1) == y.astype(jnp.int32))
-
-
-@run_pass.register
-def _square_pass(cfg: SquareConfig, logits_fn: LogitsFn, params: Params, x: Images, y: Labels, robust: Mask,
-                 restart: Array, *, key: Key, point_ids: PointIds) -> PassResult:
-    """Restart ``restart`` from scratch on the rows ``robust``, with key ``fold_in(key, restart)``.
-
-    A row counts as broken when ``argmax(logits(x_best)) != y`` (one forward pass per restart, not
-    counted in n_queries).
-    """
-    carry = _square_start_segments(cfg, logits_fn, params, x, y, robust, restart, key=key, point_ids=point_ids)
-    carry = _restart_iterations(cfg, logits_fn, params, x, y, robust, restart, carry, 0, cfg.n_queries, key,
-                                point_ids)
-    return _square_end_segments(cfg, logits_fn, params, x, y, robust, carry)
-
-
-# Segmented passes (segments.py): the cascade re-packs the rows still attacked between segments.
-
-
-@segment_count.register
-def _square_segment_count(cfg: SquareConfig) -> int:
-    return -(-cfg.n_queries // ITERATIONS_PER_SEGMENT)
-
-
-@start_segments.register
-def _square_start_segments(cfg: SquareConfig, logits_fn: LogitsFn, params: Params, x: Images, y: Labels,
-                           robust: Mask, restart: Array, *, key: Key, point_ids: PointIds) -> SquareCarry:
-    return _start_restart(cfg, logits_fn, params, x.astype(jnp.float32), y.astype(jnp.int32), robust,
-                          jax.random.fold_in(key, restart), point_ids)
-
-
-@run_segment.register
-def _square_run_segment(cfg: SquareConfig, logits_fn: LogitsFn, params: Params, x: Images, y: Labels,
-                        robust: Mask, restart: Array, carry: SquareCarry, segment: Array, *, key: Key,
-                        point_ids: PointIds) -> SquareCarry:
-    first = segment * ITERATIONS_PER_SEGMENT
-    last = jnp.minimum(first + ITERATIONS_PER_SEGMENT, cfg.n_queries)
-    return _restart_iterations(cfg, logits_fn, params, x, y, robust, restart, carry, first, last, key, point_ids)
-
-
-@segment_survivors.register
-def _square_segment_survivors(cfg: SquareConfig, carry: SquareCarry, robust: Mask) -> Mask:
-    return robust & (carry.margin_min > 0.0)
-
-
-@end_segments.register
-def _square_end_segments(cfg: SquareConfig, logits_fn: LogitsFn, params: Params, x: Images, y: Labels,
-                         robust: Mask, carry: SquareCarry) -> PassResult:
-    broken = robust & (jnp.argmax(logits_fn(params, carry.x_best), axis=-1) != y.astype(jnp.int32))
-    return PassResult(x_found=carry.x_best, broken=broken, n_queries=carry.n_queries)
-
-
-@run_attack.register
-def _run_square(
-    cfg: SquareConfig,
-    logits_fn: LogitsFn,
-    params: Params,
-    x: Images,
-    y: Labels,
-    active: Mask,
-    *,
-    key: Key,
-    point_ids: PointIds,
-) -> AttackResult:
-    """Square Attack on one batch (the reference's ``perturb``, masked and jittable with cfg static).
-
-    Only rows that are active and correctly classified on ``x`` are attacked; each restart runs on
-    the rows not yet broken (``_square_pass``).
-    """
-    return run_all_passes(cfg, logits_fn, params, x, y.astype(jnp.int32), active, key=key, point_ids=point_ids)

@@ -15,8 +15,8 @@ DEFAULT_EPS = {"Linf": 0.1, "L2": 0.5, "L1": 1.0}  # for the embedded digits mod
 
 
 def parse_eps(text: str) -> float:
-    """argparse type for eps: '8/255', '0.5/255', '0.031', '1e-3' (``presets.parse_eps``)."""
-    from alignjax.attacks.presets import parse_eps as parse
+    """argparse type for eps: '8/255', '0.5/255', '0.031', '1e-3' (``alignjax.eps``, which imports no jax)."""
+    from alignjax.eps import parse_eps as parse
 
     try:
         return parse(text)
@@ -77,6 +77,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="restarts of each attack (default: the version's)",
     )
     attack.add_argument("--individual", action="store_true", help="run each attack on all points (diagnosis)")
+    attack.add_argument("--final-draws", type=positive_int, default=None, metavar="K",
+                        help="stochastic models: forward draws behind each clean and final verdict, robust only "
+                        "if right on a majority (default 20; 1 reproduces the reference); ignored for "
+                        "deterministic models")
     attack.add_argument("--n", type=int, help="evaluate the first N points")
     attack.add_argument("--batch-size", type=positive_int, default=500)
     attack.add_argument("--seed", type=seed, default=0, help="0 .. 2**32-1 (default 0)")
@@ -241,7 +245,7 @@ def _run_and_write(args, out, logits_fn, variables, x, y, attacks, eps, model_de
                    weights_file, data_desc) -> int:
     import jax
 
-    from alignjax.attacks.autoattack import attack_labels, run_autoattack
+    from alignjax.attacks.engine.cascade import DEFAULT_FINAL_DRAWS, attack_labels, run_autoattack
     from alignjax.attacks.report import write_results
     from alignjax.commands import attack_run
     from alignjax.progress import CascadeProgress
@@ -253,6 +257,7 @@ def _run_and_write(args, out, logits_fn, variables, x, y, attacks, eps, model_de
         flush=True,
     )
     progress = None if args.no_progress else CascadeProgress(sys.stderr)
+    final_draws = DEFAULT_FINAL_DRAWS if args.final_draws is None else args.final_draws
 
     result = run_autoattack(
         logits_fn,
@@ -269,6 +274,7 @@ def _run_and_write(args, out, logits_fn, variables, x, y, attacks, eps, model_de
         run_checks=not args.no_checks,
         checkpoint_seconds=args.checkpoint_seconds,
         state_identity=attack_run.run_identity_extras(args, model_desc, model_options),
+        final_draws=final_draws,
     )
     manifest = {
         "command": "attack",
@@ -282,6 +288,7 @@ def _run_and_write(args, out, logits_fn, variables, x, y, attacks, eps, model_de
         "seed": args.seed,
         "batch_size": args.batch_size,
         "individual": args.individual,
+        "final_draws": result.final_draws,
         "model_options": model_options,
         "compilation_cache": compilation_cache.manifest_entry(),
         **attack_run.provenance(args, weights_file=weights_file, params=variables, x=x, y=y),

@@ -61,7 +61,7 @@ def release_output(lock: Any) -> None:
 
 def data_digest(x: Any, y: np.ndarray) -> str:
     """Content hash of the evaluated images and labels (what the state is bound to)."""
-    from alignjax.attacks.state import array_digest
+    from alignjax.attacks.engine.state import array_digest
 
     if hasattr(x, "digest"):  # images streamed from disk digest themselves
         return array_digest(np.frombuffer(x.digest().encode(), np.uint8), np.asarray(y))
@@ -87,7 +87,7 @@ def run_identity_extras(args: argparse.Namespace, model_desc: str, model_options
 
 def provenance(args: argparse.Namespace, *, weights_file: Any, params: Any, x: Any, y: np.ndarray) -> dict:
     """Manifest entries: the command line and the hashes of the weights and data files and contents."""
-    from alignjax.attacks.state import params_digest
+    from alignjax.attacks.engine.state import params_digest
 
     data_file = Path(args.data) if args.data is not None else None
     return {

@@ -1,6 +1,6 @@
 """Cross-checking an alignjax AutoAttack evaluation against the reference on the same points.
 
-``crosscheck`` runs the alignjax cascade (``alignjax.attacks.autoattack.run_autoattack``) and, when a
+``crosscheck`` runs the alignjax cascade (``alignjax.attacks.engine.cascade.run_autoattack``) and, when a
 reference model is given, pyautoattack 0.2.0's ``run_standard_evaluation`` (fra31/auto-attack@a392200:
 ``autoattack/autoattack.py``) with the same version, norm, eps, seed and budgets, then compares them
 point by point (``alignjax.crosscheck.statistics``) and, optionally, with published figures.
@@ -15,7 +15,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from alignjax.attacks.autoattack import AutoAttackResult, run_autoattack
+from alignjax.attacks.engine.cascade import AutoAttackResult, run_autoattack
 from alignjax.attacks.presets import AttackConfig
 from alignjax.crosscheck.settings import Budgets
 from alignjax.crosscheck.statistics import (

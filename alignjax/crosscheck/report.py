@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from alignjax.attacks.base import flat_norm
+from alignjax.attacks.norms import perturbation_norms
 from alignjax.attacks.report import environment
 from alignjax.crosscheck.compare import CrosscheckResult
 
@@ -28,21 +28,16 @@ POINT_SCHEMA = pl.Schema({
     "alignjax_robust": pl.Boolean,
     "alignjax_broken_by": pl.String,
     "alignjax_adv_prediction": pl.Int32,
-    "alignjax_perturbation_norm": pl.Float64,
+    "alignjax_perturbation_norm": pl.Float32,
     "reference_clean_correct": pl.Boolean,
     "reference_robust": pl.Boolean,
     "reference_broken_by": pl.String,
     "reference_adv_prediction": pl.Int32,
-    "reference_perturbation_norm": pl.Float64,
+    "reference_perturbation_norm": pl.Float32,
     "clean_logit_difference": pl.Float64,
     "agree": pl.Boolean,
 })
 RESULT_FILES = ("points.parquet", "summary.json", "summary.txt")
-
-
-def _norms(x_adv: np.ndarray, x: np.ndarray, norm: str) -> np.ndarray:
-    delta = np.asarray(x_adv, np.float32) - np.asarray(x, np.float32)
-    return np.asarray(flat_norm(delta, norm), np.float64)
 
 
 def outcome(clean_correct: bool, robust: bool, broken_by: str) -> str:
@@ -62,7 +57,7 @@ def points_frame(result: CrosscheckResult) -> pl.DataFrame:
         "alignjax_robust": ours.robust,
         "alignjax_broken_by": ours.broken_by.astype(str),
         "alignjax_adv_prediction": np.asarray(ours.y_adv, np.int32),
-        "alignjax_perturbation_norm": _norms(ours.x_adv, result.x, ours.norm),
+        "alignjax_perturbation_norm": perturbation_norms(ours.x_adv, result.x, ours.norm),
     }
     if theirs is None:
         data.update({name: missing for name in POINT_SCHEMA.names() if name not in data})
@@ -72,7 +67,7 @@ def points_frame(result: CrosscheckResult) -> pl.DataFrame:
             "reference_robust": theirs.robust,
             "reference_broken_by": theirs.broken_by.astype(str),
             "reference_adv_prediction": theirs.y_adv,
-            "reference_perturbation_norm": _norms(theirs.x_adv, result.x, ours.norm),
+            "reference_perturbation_norm": perturbation_norms(theirs.x_adv, result.x, ours.norm),
             "clean_logit_difference": np.abs(result.alignjax_clean_logits - theirs.clean_logits).max(1)
             .astype(np.float64),
             "agree": ours.robust == theirs.robust,

@@ -10,9 +10,9 @@ from alignjax.sweep.overrides import Overrides, with_overrides
 from alignjax.sweep.published import compare_with_published
 from alignjax.sweep.reader import RunTables, list_runs, read_run
 from alignjax.sweep.runner import SweepOptions, SweepReport, run_sweep
-from alignjax.sweep.stacked import run_stacked, stack_variables
 from alignjax.sweep.store import Store
 from alignjax.sweep.tables import POINTS_SCHEMA, SUMMARY_SCHEMA, robust_after_long
+from alignjax.sweep.units import run_stacked, stack_variables
 
 __all__ = [
     "POINTS_SCHEMA",

@@ -129,7 +129,7 @@ class SweepConfig:
     versions: tuple[VersionEntry, ...]
     seeds: tuple[int, ...] = (0,)
     checkpoint_seconds: float = 60.0  # mid-unit state saves (not part of the grid)
-    overrides: Overrides = Overrides()  # command-line reductions (``overrides.with_overrides``)
+    overrides: Overrides = dataclasses.field(default_factory=Overrides)  # command-line reductions (``overrides.with_overrides``)
 
     def grid_dict(self) -> dict[str, Any]:
         """Everything that decides results (what the config hash covers), as plain JSON-able data."""

@@ -12,7 +12,7 @@ give new weights a new path.
 
 A *work item* is what one process runs at a time: one unit, or the units of a stack group (the
 checkpoints of one architecture under the same dataset, threat model, version and seed), which
-``stacked.py`` attacks as one vmapped program.
+``units.run_stacked`` attacks as one vmapped program.
 """
 
 from __future__ import annotations

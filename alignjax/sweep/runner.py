@@ -20,16 +20,15 @@ from typing import Any, TextIO
 
 import jax
 
-from alignjax.attacks.autoattack import attack_labels
+from alignjax.attacks.engine.cascade import attack_labels
 from alignjax.sweep import grid
 from alignjax.sweep.config import SweepConfig
 from alignjax.sweep.distributed import ProcessInfo, owned
 from alignjax.sweep.progress import Progress
 from alignjax.sweep.sources import LoadedModel, Points, dataset_size, load_model_entry, load_points
-from alignjax.sweep.stacked import run_stacked
 from alignjax.sweep.store import Store
 from alignjax.sweep.tables import points_frame
-from alignjax.sweep.units import UnitOutcome, run_unit
+from alignjax.sweep.units import UnitOutcome, run_stacked, run_unit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -231,7 +230,7 @@ def _run_item(item: grid.WorkItem, ctx: _Context) -> None:
     if item.stacked:
         outcomes = run_stacked(loaded[0].logits_fn, [m.variables for m in loaded], points.x, points.y,
                                attacks=first.attacks, key=jax.random.key(first.seed),
-                               batch_size=ctx.options.batch_size, norm=first.norm, progress=on_progress,
+                               batch_size=ctx.options.batch_size, progress=on_progress,
                                log=ctx.log, run_checks=ctx.options.run_checks)
     else:
         outcomes = [run_unit(first, loaded[0].logits_fn, loaded[0].variables, points.x, points.y,

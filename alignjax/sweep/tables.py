@@ -40,7 +40,8 @@ POINTS_SCHEMA = pl.Schema({
     "broken_by": pl.String,
     "adv_prediction": pl.Int32,
     "margin": pl.Float64,
-    "perturbation_norm": pl.Float64,
+    "perturbation_norm": pl.Float32,
+    "misclassified": pl.Float32,
     "n_queries": pl.Int64,
 })
 
@@ -101,7 +102,8 @@ def points_frame(unit: Unit, source_index: np.ndarray, labels: np.ndarray, outco
         "broken_by": outcome.broken_by.astype(str).tolist(),
         "adv_prediction": np.asarray(outcome.adv_prediction, np.int32),
         "margin": np.asarray(outcome.margin, np.float64),
-        "perturbation_norm": np.asarray(outcome.perturbation_norm, np.float64),
+        "perturbation_norm": np.asarray(outcome.perturbation_norm, np.float32),
+        "misclassified": np.asarray(outcome.misclassified, np.float32),
         "n_queries": np.asarray(outcome.n_queries, np.int64),
     }
     return pl.DataFrame(columns, schema=POINTS_SCHEMA)

@@ -10,7 +10,7 @@ import jax
 import numpy as np
 
 from alignjax.attacks import presets
-from alignjax.attacks.autoattack import run_autoattack
+from alignjax.attacks.engine.cascade import run_autoattack
 from alignjax.data.digits import digits_split
 from alignjax.models import load_embedded
 from alignjax.models.embedded import EMBEDDED_WEIGHTS, bundled_weights_dir

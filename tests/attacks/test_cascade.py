@@ -1,8 +1,8 @@
 """The cascade's bookkeeping, with a toy attack whose outcome is known in advance.
 
 The toy attack adds per-point uniform noise (drawn from the point's own key) to a linear model's
-input; it is a real registered attack config, so these tests exercise the same dispatch, batching,
-padding, masking, re-verification and resume code paths as APGD/FAB/Square.
+input; it is a real ``Attack``, so these tests exercise the same engine (batching, padding, masking,
+re-verification and resume code paths) as APGD/FAB/Square.
 """
 
 from __future__ import annotations
@@ -15,18 +15,21 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from alignjax.attacks.autoattack import run_autoattack
-from alignjax.attacks.base import AttackResult, keep_where, per_point_keys, run_attack
-from alignjax.attacks.passes import compiled_attack
+from alignjax.attacks.engine import passes
+from alignjax.attacks.engine.cascade import run_autoattack
+from alignjax.attacks.protocol import Attack, PassResult, keep_where, per_point_keys
 from alignjax.attacks.report import prepare_output_dir, write_results
 from alignjax.errors import InputError
-from alignjax.types import call_model
+from alignjax.types import Model
 
 N, D, K = 37, 4, 3
 
 
+TRACES = {"count": 0}
+
+
 @dataclasses.dataclass(frozen=True)
-class NoiseConfig:
+class NoiseConfig(Attack):
     norm: str = "Linf"
     eps: float = 0.3
     amplitude: float = 0.3
@@ -36,18 +39,18 @@ class NoiseConfig:
     def name(self) -> str:
         return self.tag
 
+    @property
+    def n_passes(self) -> int:
+        return 1
 
-TRACES = {"count": 0}
-
-
-@run_attack.register
-def _noise(cfg: NoiseConfig, logits_fn, params, x, y, active, *, key, point_ids) -> AttackResult:
-    TRACES["count"] += 1
-    keys = per_point_keys(key, point_ids)
-    noise = jax.vmap(lambda k: jax.random.uniform(k, x.shape[1:], minval=-cfg.amplitude, maxval=cfg.amplitude))(keys)
-    x_new = jnp.clip(x + noise, 0.0, 1.0)
-    is_adv = active & (jnp.argmax(call_model(logits_fn, params, x_new, key), -1) != y)
-    return AttackResult(keep_where(is_adv, x_new, x), is_adv, jnp.zeros(x.shape[0], jnp.int32))
+    def run_pass(self, model: Model, params, x, y, robust, pass_index, *, key, point_ids) -> PassResult:
+        TRACES["count"] += 1
+        keys = per_point_keys(key, point_ids)
+        noise = jax.vmap(lambda k: jax.random.uniform(k, x.shape[1:], minval=-self.amplitude,
+                                                      maxval=self.amplitude))(keys)
+        x_new = jnp.clip(x + noise, 0.0, 1.0)
+        broken = robust & (jnp.argmax(model(params, x_new, key=key), -1) != y)
+        return PassResult(keep_where(broken, x_new, x), broken, jnp.zeros(x.shape[0], jnp.int32))
 
 
 def linear_logits(params, x):
@@ -112,7 +115,7 @@ def test_a_different_key_changes_the_noise(problem):
 def test_one_compilation_per_config_and_batch_shape(problem):
     cfg = (NoiseConfig(amplitude=0.2, tag="trace-probe"),)
     TRACES["count"] = 0
-    compiled_attack.cache_clear()
+    passes.programs.cache_clear()
     run(problem, attacks=cfg, batch_size=4)  # 32 clean-correct points -> 8 batches of one shape
     assert TRACES["count"] == 1
 
@@ -124,7 +127,6 @@ def test_cascade_never_unbreaks_a_point(problem):
 
 
 def test_individual_mode_runs_each_attack_on_all_clean_correct_points(problem):
-    params, x, y = problem
     result = run(problem, individual=True, batch_size=8)
     weak, strong = result.individual["weak"], result.individual["strong"]
     alone = run(problem, attacks=(NoiseConfig(amplitude=0.3, tag="strong"),), batch_size=8)
@@ -142,16 +144,16 @@ def test_resume_after_interruption_gives_the_uninterrupted_result(problem, tmp_p
             raise KeyboardInterrupt
 
     state = tmp_path / "state"
-    from alignjax.attacks.state import RunState
+    from alignjax.attacks.engine.state import CascadeState
 
     saves = []
-    original = RunState.save
-    RunState.save = lambda self, d, f: (saves.append(1), original(self, d, f))
+    original = CascadeState.save
+    CascadeState.save = lambda self, d, f: (saves.append(1), original(self, d, f))
     try:
         with pytest.raises(KeyboardInterrupt):
             run(problem, batch_size=4, state_dir=state, progress=interrupt)
     finally:
-        RunState.save = original
+        CascadeState.save = original
     resumed = run(problem, batch_size=4, state_dir=state)
     np.testing.assert_array_equal(resumed.robust, full.robust)
     np.testing.assert_array_equal(resumed.broken_by, full.broken_by)
@@ -219,7 +221,7 @@ def test_mixed_norms_are_refused(problem):
 def test_results_are_written_and_an_existing_result_is_refused(problem, tmp_path):
     import polars as pl
 
-    params, x, y = problem
+    _, _, y = problem
     result = run(problem, batch_size=8)
     out = prepare_output_dir(tmp_path / "run", overwrite=False)
     write_results(out, result, y, {"note": "test"})

@@ -14,10 +14,11 @@ import torch
 from pyautoattack import fab_base
 from pyautoattack.fab_pt import FABAttack_PT
 
-from alignjax.attacks.base import flat_norm, run_attack
 from alignjax.attacks.fab import FABConfig, FABState, fab_step, random_start
+from alignjax.attacks.norms import flat_norm
 from alignjax.data.digits import digits_split
 from alignjax.models import load_embedded
+from tests.attacks.engine_helpers import whole_attack
 from tests.torch_twins import digits_cnn_torch, nchw_to_nhwc, nhwc_to_nchw
 
 NORMS = ("Linf", "L2", "L1")
@@ -25,11 +26,7 @@ DUAL_ORD = {"Linf": 1, "L2": 2, "L1": np.inf}
 
 
 def jitted(cfg, logits_fn):
-    return jax.jit(
-        lambda params, x, y, active, key, ids: run_attack(
-            cfg, logits_fn, params, x, y, active, key=key, point_ids=ids
-        )
-    )
+    return whole_attack(cfg, logits_fn)
 
 
 # ----------------------------------------------------------------------------------------------- config
@@ -68,8 +65,8 @@ def test_too_many_targets_for_the_model():
     logits_fn = lambda params, x: x.reshape(x.shape[0], -1)[:, :3] @ params  # 3 classes
     cfg = FABConfig("L2", 0.5, targeted=True, n_target_classes=3)
     with pytest.raises(ValueError, match="n_target_classes=3"):
-        run_attack(cfg, logits_fn, jnp.eye(3), jnp.zeros((2, 2, 2, 1)), jnp.zeros(2, jnp.int32),
-                   jnp.ones(2, bool), key=jax.random.key(0), point_ids=jnp.arange(2))
+        whole_attack(cfg, logits_fn)(jnp.eye(3), jnp.zeros((2, 2, 2, 1)), jnp.zeros(2, jnp.int32),
+                                     jnp.ones(2, bool), jax.random.key(0), jnp.arange(2))
 
 
 def test_stochastic_models_are_refused():
@@ -80,8 +77,8 @@ def test_stochastic_models_are_refused():
             return x.reshape(x.shape[0], -1)[:, :3] + jax.random.normal(key, (x.shape[0], 3))
 
     with pytest.raises(ValueError, match="deterministic"):
-        run_attack(FABConfig("L2", 0.5), Noisy(), None, jnp.zeros((2, 2, 2, 1)), jnp.zeros(2, jnp.int32),
-                   jnp.ones(2, bool), key=jax.random.key(0), point_ids=jnp.arange(2))
+        whole_attack(FABConfig("L2", 0.5), Noisy())(None, jnp.zeros((2, 2, 2, 1)), jnp.zeros(2, jnp.int32),
+                                                     jnp.ones(2, bool), jax.random.key(0), jnp.arange(2))
 
 
 # ------------------------------------------------------------------------------------ linear models

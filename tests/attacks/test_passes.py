@@ -7,15 +7,17 @@ import jax
 import numpy as np
 import pytest
 
-from alignjax.attacks import fab, passes, segments, square
+from alignjax.attacks import fab, square
 from alignjax.attacks.apgd import APGDConfig
-from alignjax.attacks.autoattack import attack_key_for, run_autoattack
-from alignjax.attacks.base import has_passes, run_attack
+from alignjax.attacks.engine import batching, passes
+from alignjax.attacks.engine.cascade import attack_key_for, run_autoattack
 from alignjax.attacks.fab import FABConfig
 from alignjax.attacks.square import SquareConfig
 from alignjax.data.digits import digits_split
 from alignjax.models import load_embedded
 from alignjax.models.precision import with_compute_dtype
+from alignjax.types import Model
+from tests.attacks.engine_helpers import masked_attack
 
 N = 48
 
@@ -31,8 +33,7 @@ def whole_batch(cfg, digits):
     """The attack as one jitted program on the whole (unpacked) batch: the pre-compaction behaviour."""
     logits_fn, variables, x, y = digits
     key = jax.random.key(5)
-    fn = jax.jit(lambda p, xb, yb, act, k, ids: run_attack(cfg, logits_fn, p, xb, yb, act, key=k, point_ids=ids))
-    out = fn(variables, x, y, np.ones(len(x), bool), key, np.arange(len(x), dtype=np.int32))
+    out = masked_attack(cfg, logits_fn)(variables, x, y, np.ones(len(x), bool), key, np.arange(len(x), dtype=np.int32))
     x_adv = np.asarray(out.x_adv)
     pred = np.asarray(jax.jit(logits_fn)(variables, x_adv)).argmax(1)
     return x_adv, pred != y
@@ -40,13 +41,12 @@ def whole_batch(cfg, digits):
 
 def assert_equals_whole_batch_program(cfg, digits, result):
     """``result`` (a cascade run with key 5) breaks the points, with the same x_adv, that the attack as
-    one jitted program on the whole (unpacked) batch breaks; returns that program's AttackResult."""
+    one jitted program on the whole (unpacked) batch breaks; returns that program's result."""
     logits_fn, variables, x, y = digits
     # the cascade's attack key is derived from the run key; rerun the whole program with that key
     key = attack_key_for(jax.random.key(5), (cfg,), 0)
-    fn = jax.jit(lambda p, xb, yb, act, k, ids: run_attack(cfg, logits_fn, p, xb, yb, act, key=k, point_ids=ids))
     clean = np.asarray(jax.jit(logits_fn)(variables, x)).argmax(1) == y
-    out = fn(variables, x, y, clean, key, np.arange(len(x), dtype=np.int32))
+    out = masked_attack(cfg, logits_fn)(variables, x, y, clean, key, np.arange(len(x), dtype=np.int32))
     x_whole = np.asarray(out.x_adv)
     broken_whole = clean & (np.asarray(jax.jit(logits_fn)(variables, x_whole)).argmax(1) != y)
     assert 0 < broken_whole.sum() < clean.sum(), "choose eps so that the attack breaks some points, not all"
@@ -65,7 +65,6 @@ CONFIGS = [
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.name}-{c.norm}")
 def test_compacted_passes_equal_the_whole_batch_program(cfg, digits):
-    assert has_passes(cfg)
     logits_fn, variables, x, y = digits
     result = run_autoattack(logits_fn, variables, x, y, attacks=(cfg,), key=jax.random.key(5), batch_size=32,
                             run_checks=False)
@@ -75,36 +74,32 @@ def test_compacted_passes_equal_the_whole_batch_program(cfg, digits):
 @pytest.mark.parametrize(("norm", "eps"), [("Linf", 0.25), ("L2", 1.2), ("L1", 4.0)])
 def test_square_segments_repacked_equal_the_whole_batch_program(norm, eps, digits, monkeypatch):
     """Square's restarts cut into 8-iteration segments, the rows still attacked re-packed between them
-    (segments.py), give what the whole-batch program gives: same broken points, points, query counts."""
+    (``Attack.n_segments``), give what the whole-batch program gives: same broken points, points, query counts."""
     monkeypatch.setattr(square, "ITERATIONS_PER_SEGMENT", 8)
-    passes.compiled_segments.cache_clear()  # compiled with the default segment length by other tests
+    passes.programs.cache_clear()  # compiled with the default segment length by other tests
     cfg = SquareConfig(norm, eps, n_queries=60, n_restarts=2)
-    assert segments.has_segments(cfg) and segments.segment_count(cfg) == 8
+    assert cfg.n_segments == 8
     logits_fn, variables, x, y = digits
     sizes = []  # the batch size of every segment that ran
-    real = passes.compiled_segments
-
-    def recording(*args):
-        start, segment, survivors, end = real(*args)
-        return start, lambda *a: sizes.append(len(a[1])) or segment(*a), survivors, end
-
-    monkeypatch.setattr(passes, "compiled_segments", recording)
+    progs = passes.programs(cfg, Model.of(logits_fn), False, 1)
+    segment = progs.segment
+    monkeypatch.setattr(progs, "segment", lambda *a: sizes.append(len(a[1])) or segment(*a))
     result = run_autoattack(logits_fn, variables, x, y, attacks=(cfg,), key=jax.random.key(5), batch_size=32,
                             run_checks=False)
-    real.cache_clear()
+    passes.programs.cache_clear()
     assert sizes and min(sizes) < max(sizes), f"no re-packing between segments: {sizes}"
     out = assert_equals_whole_batch_program(cfg, digits, result)
     np.testing.assert_array_equal(result.n_queries, np.asarray(out.n_queries))
 
 
 def test_bucket_sizes_are_two_per_octave_capped_by_the_batch():
-    sizes = [passes.bucket_size(m, 500) for m in (1, 2, 3, 4, 5, 7, 64, 65, 97, 182, 193, 257, 385, 500)]
+    sizes = [batching.bucket_size(m, 500) for m in (1, 2, 3, 4, 5, 7, 64, 65, 97, 182, 193, 257, 385, 500)]
     assert sizes == [1, 2, 3, 4, 6, 8, 64, 96, 128, 192, 256, 384, 500, 500]
     for m in range(1, 501):  # the smallest size of the form 2^k or 3 * 2^k that holds m rows
         allowed = [s for k in range(10) for s in (2**k, 3 * 2**k) if s >= m]
-        assert passes.bucket_size(m, 10_000) == min(allowed)
-    assert passes.bucket_size(3, 500, n_devices=8) == 8
-    assert passes.bucket_size(3, 6, n_devices=8) == 6
+        assert batching.bucket_size(m, 10_000) == min(allowed)
+    assert batching.bucket_size(3, 500, n_devices=8) == 8
+    assert batching.bucket_size(3, 6, n_devices=8) == 6
 
 
 def test_out_of_memory_halves_the_batch_and_keeps_the_results(digits, monkeypatch):
@@ -112,16 +107,16 @@ def test_out_of_memory_halves_the_batch_and_keeps_the_results(digits, monkeypatc
     cfg = APGDConfig("Linf", 0.12, n_iter=5)
     expected = run_autoattack(logits_fn, variables, x, y, attacks=(cfg,), key=jax.random.key(2), batch_size=16,
                               run_checks=False)
-    real_group = passes.attack_group
+    real_batch = passes.attack_batch
     seen = []
 
-    def group_that_fits_only_8(cfg_, logits_fn_, params, xb, *args):
+    def batch_that_fits_only_8(progs, params, xb, *args):
         seen.append(len(xb))
         if len(xb) > 8:
             raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1.2GiB")
-        return real_group(cfg_, logits_fn_, params, xb, *args)
+        return real_batch(progs, params, xb, *args)
 
-    monkeypatch.setattr(passes, "attack_group", group_that_fits_only_8)
+    monkeypatch.setattr(passes, "attack_batch", batch_that_fits_only_8)
     logs = []
     result = run_autoattack(logits_fn, variables, x, y, attacks=(cfg,), key=jax.random.key(2), batch_size=32,
                             run_checks=False, log=logs.append)
@@ -137,7 +132,7 @@ def test_other_errors_are_not_swallowed(digits, monkeypatch):
     def broken(*_args):
         raise RuntimeError("INVALID_ARGUMENT: something else")
 
-    monkeypatch.setattr(passes, "attack_group", broken)
+    monkeypatch.setattr(passes, "attack_batch", broken)
     with pytest.raises(RuntimeError, match="INVALID_ARGUMENT"):
         run_autoattack(logits_fn, variables, x, y, attacks=(APGDConfig("Linf", 0.1, n_iter=2),),
                        key=jax.random.key(0), batch_size=16, run_checks=False)
@@ -184,7 +179,7 @@ def test_bf16_compute_keeps_float32_logits_and_close_accuracy(digits):
 SHARDED_RUN = """
 import sys, jax, numpy as np
 from alignjax.attacks.apgd import APGDConfig
-from alignjax.attacks.autoattack import run_autoattack
+from alignjax.attacks.engine.cascade import run_autoattack
 from alignjax.attacks import square
 from alignjax.attacks.square import SquareConfig
 from alignjax.data.digits import digits_split

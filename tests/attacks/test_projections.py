@@ -12,7 +12,7 @@ import torch
 from hypothesis import given, settings
 from pyautoattack.autopgd_base import L1_projection
 
-from alignjax.attacks.base import flat_norm
+from alignjax.attacks.norms import flat_norm
 from alignjax.attacks.projections import l1_projection, project
 from tests.attacks.reference_oracles import exact_l1_box_projection
 

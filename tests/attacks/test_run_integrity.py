@@ -16,9 +16,9 @@ import jax
 import numpy as np
 import pytest
 
-from alignjax.attacks.autoattack import run_autoattack
+from alignjax.attacks.engine.cascade import run_autoattack
+from alignjax.attacks.engine.state import STATE_FILE, CascadeState
 from alignjax.attacks.run_folder import default_run_folder, open_run_folder
-from alignjax.attacks.state import STATE_FILE, RunState
 from alignjax.errors import InputError
 from alignjax.files import FolderLock, FolderLockedError, atomic_write, file_mode
 from tests.attacks.test_cascade import NoiseConfig, linear_logits, problem  # noqa: F401  (fixture)
@@ -29,20 +29,20 @@ ATTACKS = (NoiseConfig(amplitude=0.05, tag="weak"), NoiseConfig(amplitude=0.3, t
 def _interrupted_state(problem, state_dir, **extra):  # noqa: F811
     """Runs the first attack and stops (as a crash would) right after its state was saved."""
     params, x, y = problem
-    original = RunState.save
+    original = CascadeState.save
 
     def save_then_stop(self, folder, identity):
         original(self, folder, identity)
         if self.attack_index == 1:
             raise KeyboardInterrupt
 
-    RunState.save = save_then_stop
+    CascadeState.save = save_then_stop
     try:
         with pytest.raises(KeyboardInterrupt):
             run_autoattack(linear_logits, params, x, y, attacks=ATTACKS, key=jax.random.key(1),
                            run_checks=False, batch_size=8, state_dir=state_dir, **extra)
     finally:
-        RunState.save = original
+        CascadeState.save = original
 
 
 OTHER_EPS = tuple(NoiseConfig(eps=0.2, amplitude=a.amplitude, tag=a.tag) for a in ATTACKS)
@@ -109,7 +109,7 @@ def test_a_second_run_on_a_locked_folder_is_refused_naming_the_holder(tmp_path):
             open_run_folder(tmp_path, overwrite=False)
     finally:
         holder.release()
-    folder, lock = open_run_folder(tmp_path, overwrite=False)
+    _, lock = open_run_folder(tmp_path, overwrite=False)
     lock.release()
 
 
@@ -122,7 +122,8 @@ def test_the_lock_of_a_killed_process_is_released(tmp_path):
         os.kill(os.getpid(), signal.SIGKILL)
     """)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60,
+                          check=False)
     assert done.stdout.strip() == "locked" and done.returncode == -signal.SIGKILL
     FolderLock(tmp_path).acquire().release()  # not FolderLockedError
 
@@ -131,7 +132,7 @@ def test_overwrite_clears_a_stale_partial_state(tmp_path):
     """Issue 9 item 7: --overwrite did not clear an interrupted run's state."""
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / STATE_FILE).write_bytes(b"old")
-    folder, lock = open_run_folder(tmp_path, overwrite=True)
+    _, lock = open_run_folder(tmp_path, overwrite=True)
     lock.release()
     assert not (tmp_path / "state").exists()
 

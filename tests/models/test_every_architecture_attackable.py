@@ -41,7 +41,7 @@ import numpy as np
 import pytest
 
 from alignjax.attacks import APGDConfig, FABConfig, SquareConfig, run_autoattack
-from alignjax.attacks.autoattack import clean_predictions
+from alignjax.attacks.engine.cascade import clean_predictions
 from alignjax.attacks.losses import cross_entropy
 from alignjax.models import ARCHITECTURES, build_architecture
 from tests.compile_cache import cheap_compiles
@@ -169,7 +169,7 @@ def attack_small_model(arch: str) -> None:
     x = np.random.default_rng(1).uniform(size=(N_POINTS, *shape)).astype(np.float32)
     # the cascade's own compiled forward pass (cached per logits function), reused below
     predict = functools.partial(clean_predictions, logits_fn, variables, batch_size=N_POINTS, key=jax.random.key(0))
-    y = predict(x).argmax(axis=1).astype(np.int32)
+    y = predict(x)[0][0].argmax(axis=1).astype(np.int32)
 
     def loss(images, labels):
         return jnp.sum(cross_entropy(logits_fn(variables, images), labels))

@@ -11,11 +11,12 @@ import numpy as np
 import polars as pl
 import pytest
 
+from alignjax.attacks.norms import perturbation_norms
 from alignjax.sweep import expand, load_config, read_run, robust_after_long
 from alignjax.sweep.progress import Progress
 from alignjax.sweep.store import Store, atomic_write_bytes
 from alignjax.sweep.tables import POINTS_SCHEMA, points_frame, robust_after_matrix
-from alignjax.sweep.units import UnitOutcome, perturbation_norms
+from alignjax.sweep.units import UnitOutcome
 from tests.sweep.helpers import CONFIG
 
 
@@ -24,7 +25,8 @@ def _outcome(n: int, rng: np.random.Generator) -> UnitOutcome:
     broken_by = np.where(~clean, "clean", rng.choice(["", "apgd-ce", "square"], n))
     return UnitOutcome(clean_correct=clean, robust=broken_by == "", broken_by=broken_by,
                        adv_prediction=rng.integers(0, 10, n).astype(np.int32), n_queries=rng.integers(0, 9, n),
-                       margin=rng.normal(size=n), perturbation_norm=rng.random(n), attack_names=["apgd-ce", "square"],
+                       margin=rng.normal(size=n), perturbation_norm=rng.random(n).astype(np.float32),
+                       misclassified=(broken_by != "").astype(np.float32), attack_names=["apgd-ce", "square"],
                        robust_accuracy_after=[70.0, 60.0], attack_seconds=[1.0, 2.0], warnings=[], seconds=3.0)
 
 
@@ -122,9 +124,10 @@ def test_robust_after_each_attack_and_norms(rng):
     x = rng.random((3, 4, 4, 1)).astype(np.float32)
     delta = rng.normal(size=x.shape).astype(np.float32)
     flat = (x + delta - x).reshape(3, -1).astype(np.float64)
-    np.testing.assert_allclose(perturbation_norms(x + delta, x, "Linf"), np.abs(flat).max(1))
-    np.testing.assert_allclose(perturbation_norms(x + delta, x, "L2"), np.linalg.norm(flat, axis=1))
-    np.testing.assert_allclose(perturbation_norms(x + delta, x, "L1"), np.abs(flat).sum(1))
+    np.testing.assert_allclose(perturbation_norms(x + delta, x, "Linf"), np.abs(flat).max(1), rtol=1e-6)
+    np.testing.assert_allclose(perturbation_norms(x + delta, x, "L2"), np.linalg.norm(flat, axis=1), rtol=1e-6)
+    np.testing.assert_allclose(perturbation_norms(x + delta, x, "L1"), np.abs(flat).sum(1), rtol=1e-6)
+    assert perturbation_norms(x + delta, x, "L2").dtype == np.float32  # one dtype in every output
 
 
 def test_progress_reports_units_points_rate_and_eta(tmp_path, monkeypatch):

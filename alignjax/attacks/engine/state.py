@@ -1,8 +1,9 @@
 """The resumable state of a cascade run, bound to everything that decides its result.
 
-``RunState`` holds the host arrays of a run in progress (adversarial examples, predictions, which
-point each attack broke, queries, which points the current attack has done) and is saved as one npz
-file, replaced atomically (temporary name, fsync, rename), so a crash at any moment leaves either the
+``CascadeState`` holds the host arrays of a run in progress (adversarial examples, predictions, which
+point each attack broke, queries, which points the current attack has done), takes each batch's result
+(``record``: a point keeps the first attack that broke it, as the reference's
+``run_standard_evaluation``), and is saved as one npz file, replaced atomically (temporary name, fsync, rename), so a crash at any moment leaves either the
 previous state or the new one, never half of each.
 
 The state carries an *identity*: a flat mapping of named components (content hashes of the weights
@@ -30,7 +31,7 @@ from alignjax.files import atomic_write
 NOT_BROKEN = ""
 CLEAN_ERROR = "clean"
 STATE_FILE = "state.npz"
-STATE_VERSION = 2
+STATE_VERSION = 3  # 3: misclassified (the share of final draws)
 
 
 def array_digest(*arrays: np.ndarray) -> str:
@@ -72,19 +73,24 @@ def identity_differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -
     return lines
 
 
-class RunState:
-    """Resumable run state (host arrays) with its identity; one atomic npz file in ``state_dir``.
+class CascadeState:
+    """Resumable cascade state (host arrays, one entry per point) with its identity; one atomic npz file in
+    ``state_dir``.
 
     A field that is None (nothing to keep) is not saved and comes back as None."""
 
-    FIELDS = ("x_adv", "y_adv", "robust", "broken_by", "n_queries", "perturbation_norm", "attempted")
+    FIELDS = ("x_adv", "y_adv", "robust", "broken_by", "n_queries", "perturbation_norm", "misclassified",
+              "attempted")
 
-    def __init__(self, x: np.ndarray | None, pred: np.ndarray, y: np.ndarray):
+    def __init__(self, x: np.ndarray | None, pred: np.ndarray, y: np.ndarray, misclassified: np.ndarray | None = None):
         """``x``: the clean images when they are held in memory (copied; adversarial examples replace
-        them), or None for a streamed data set, whose adversarial examples are not kept."""
+        them), or None for a streamed data set, whose adversarial examples are not kept. ``pred``: the
+        clean predictions; ``misclassified``: the share of clean draws the model gets wrong (final draws
+        of a stochastic model; by default 1 where ``pred != y``), which decides the clean errors."""
         self.x_adv = None if x is None else x.copy()
         self.y_adv = pred.astype(np.int32)
-        self.robust = pred == y
+        self.misclassified = ((pred != y) if misclassified is None else misclassified).astype(np.float32)
+        self.robust = self.misclassified < 0.5
         self.broken_by = np.where(self.robust, NOT_BROKEN, CLEAN_ERROR).astype(object)
         self.n_queries = np.zeros(len(y), np.int64)
         self.perturbation_norm = np.zeros(len(y), np.float32)
@@ -93,6 +99,29 @@ class RunState:
         self.summaries: list[dict[str, Any]] = []
         self.elapsed = 0.0
         self.last_save = time.time()
+
+    def record(self, name: str, idx: np.ndarray, x_adv: np.ndarray, prediction: np.ndarray, broken: np.ndarray,
+               n_queries: np.ndarray, perturbation_norm: np.ndarray, misclassified: np.ndarray) -> np.ndarray:
+        """Takes one batch of attack ``name`` on the points ``idx``; returns which of them it newly broke.
+
+        A point keeps the adversarial example, prediction and norm of the first attack that broke it; a
+        point still robust keeps the largest share of final draws any attack's candidate reached.
+        """
+        self.attempted[idx] = True
+        self.n_queries[idx] += n_queries
+        newly = broken & (self.broken_by[idx] == NOT_BROKEN)
+        hit = idx[newly]
+        self.robust[hit] = False
+        self.broken_by[hit] = name
+        if self.x_adv is not None:
+            self.x_adv[hit] = x_adv[newly]
+        self.perturbation_norm[hit] = perturbation_norm[newly]
+        self.y_adv[hit] = prediction[newly]
+        still = self.robust[idx]
+        self.misclassified[idx] = np.where(newly, misclassified,
+                                           np.where(still, np.maximum(self.misclassified[idx], misclassified),
+                                                    self.misclassified[idx]))
+        return newly
 
     def save(self, state_dir: Path, identity: Mapping[str, Any]) -> None:
         """Arrays and metadata in one file, replaced atomically: a crash leaves the old or the new state."""
@@ -111,7 +140,7 @@ class RunState:
         self.last_save = time.time()
 
     @classmethod
-    def load(cls, state_dir: Path, identity: Mapping[str, Any]) -> RunState | None:
+    def load(cls, state_dir: Path, identity: Mapping[str, Any]) -> CascadeState | None:
         """The saved state if there is one; refuses a state of another evaluation, naming what differs."""
         path = state_dir / STATE_FILE
         if not path.is_file():
@@ -127,6 +156,10 @@ class RunState:
         except (OSError, ValueError, KeyError, EOFError) as err:
             raise InputError(f"{path} is unreadable ({err}); pass --overwrite (or delete it) to start over") \
                 from None
+        if meta.get("state_version") != STATE_VERSION:
+            raise InputError(f"{path} was written by another alignjax version (state version "
+                             f"{meta.get('state_version')}, this one reads {STATE_VERSION}); pass --overwrite "
+                             "(or delete it) to start over")
         differ = identity_differences(meta.get("identity", {}), json.loads(json.dumps(dict(identity))))
         if differ:
             raise InputError(
