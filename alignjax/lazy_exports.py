@@ -1,8 +1,9 @@
 """Package attributes imported on first use (PEP 562), so that ``import alignjax.data`` stays cheap.
 
-A package lists ``name -> module`` and installs the pair of module hooks::
+A package lists ``name -> module`` and installs the module hooks and ``__all__`` in one call::
 
-    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+    _EXPORTS: dict[str, str] = {"load_model": "alignjax.weights.convert", ...}
+    lazy_exports(__name__, _EXPORTS, globals())
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ __all__ = ["lazy_exports"]
 
 def lazy_exports(package: str, exports: Mapping[str, str],
                  namespace: dict[str, Any]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """``(__getattr__, __dir__)`` for ``package``: ``exports[name]`` is the module defining ``name``; the
-    value is imported on first access and kept in ``namespace`` (the package's ``globals()``)."""
+    """Sets ``__getattr__``, ``__dir__`` and, unless the package has one, ``__all__`` (the exported names)
+    in ``namespace`` (the package's ``globals()``): ``exports[name]`` is the module defining ``name``; the
+    value is imported on first access and kept in ``namespace``. Returns the pair of hooks as well."""
 
     def __getattr__(name: str) -> Any:
         try:
@@ -31,4 +33,6 @@ def lazy_exports(package: str, exports: Mapping[str, str],
     def __dir__() -> list[str]:
         return sorted(set(namespace) | set(exports))
 
+    namespace.update(__getattr__=__getattr__, __dir__=__dir__)
+    namespace.setdefault("__all__", list(exports))
     return __getattr__, __dir__

@@ -13,6 +13,7 @@ setup and the baseline.
 from __future__ import annotations
 
 import argparse
+import functools
 import tempfile
 import time
 from pathlib import Path
@@ -90,9 +91,10 @@ def main() -> None:
             source = Path(tmp) / ("resnet50_legacy.pth" if legacy else "resnet50.pth")
             params = write_checkpoint(source, legacy)
             out = Path(tmp) / "resnet50.safetensors"
-            t_convert = best_of(lambda: convert_checkpoint(source, "resnet50", out), args.repeats)
-            t_read = best_of(lambda: read_state_dict(source), args.repeats)
-            t_torch = best_of(lambda: torch.load(source, map_location="cpu", weights_only=True), args.repeats)
+            t_convert = best_of(functools.partial(convert_checkpoint, source, "resnet50", out), args.repeats)
+            t_read = best_of(functools.partial(read_state_dict, source), args.repeats)
+            t_torch = best_of(functools.partial(torch.load, source, map_location="cpu", weights_only=True),
+                              args.repeats)
             fmt = "legacy" if legacy else "zip"
             print(f"format={fmt} params={params / 1e6:.1f}M file={source.stat().st_size / 1e6:.0f}MB")
             print(f"  convert_checkpoint (read+map+check+sha256+write): {t_convert:.3f} s "

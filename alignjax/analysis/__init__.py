@@ -44,7 +44,4 @@ _EXPORTS: dict[str, str] = {
     "write_report": "alignjax.analysis.report",
 }
 
-__all__ = list(_EXPORTS)
-
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+lazy_exports(__name__, _EXPORTS, globals())

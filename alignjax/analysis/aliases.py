@@ -53,9 +53,6 @@ class AliasTable:
             raise InputError(f"{path}: aliases mapped to several models: {sorted(conflicts.get_column('alias'))}")
         return cls(dict(frame.unique(subset="alias").iter_rows()))
 
-    def canonical(self, name: str) -> str:
-        return self.mapping.get(name, name)
-
     def apply(self, frame: pl.DataFrame, column: str = "model") -> pl.DataFrame:
         if not self.mapping:
             return frame

@@ -4,8 +4,9 @@
 - ``correlations``: per method, benchmark and target (each eps, and clean accuracy): estimate, scipy's
   p-value, bootstrap interval, permutation p-value, Benjamini-Hochberg q-value within each
   (method, target) family (from the permutation p when it was computed, else the asymptotic one);
-- ``partial``: partial correlation of each benchmark with robust accuracy given clean accuracy (not in
-  the paper's code; the reviewer's control, see ../shared notes 1.6), with q-values;
+- ``partial``: partial correlation of each benchmark with robust accuracy given clean accuracy, with
+  q-values: a control that separates alignment from accuracy, not in the paper's code
+  (kyangl/alignment-security@3bafa26:plotting.py has no partial correlation);
 - ``regressions``: the paper's OLS of robust accuracy on each aggregate score (R^2, F-test) and whether
   the aggregate adds to clean accuracy (nested F-test);
 - ``ranking``: benchmarks ordered by mean |correlation| with robust accuracy over the eps;

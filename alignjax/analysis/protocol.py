@@ -3,8 +3,10 @@
 ``load_protocol("paper")`` gives the protocol of arXiv 2502.12377: which ImageNet validation images
 (``DataProtocol.indices``: the paper's seed-42 permutation and slice), Brain-Score preprocessing
 (``PreprocessingProtocol.transform``), the paper's attack preset at eps 0.001, 0.5/255 and 1/255
-(``AttackProtocol.attacks``) and the analyses (``Protocol.analysis``, an ``AnalysisConfig``). A path
-to another TOML file with the same tables works the same way; unknown keys are refused.
+(``AttackProtocol``: a version name of ``alignjax.attacks.presets.version_attacks``, which the caller
+turns into attack configs, so that the analysis layer does not import the attacks) and the analyses
+(``Protocol.analysis``, an ``AnalysisConfig``). A path to another TOML file with the same tables works
+the same way; unknown keys are refused.
 """
 
 from __future__ import annotations
@@ -62,12 +64,6 @@ class AttackProtocol:
     n_classes: int
     seed: int
 
-    def attacks(self, eps: float) -> tuple:
-        """The attack configs at one eps (``alignjax.attacks.presets.version_attacks``)."""
-        from alignjax.attacks import presets
-
-        return presets.version_attacks(self.version, self.norm, eps, n_classes=self.n_classes)
-
 
 @dataclass(frozen=True)
 class Protocol:
@@ -81,7 +77,7 @@ class Protocol:
 
 
 def parse_number(text: str) -> float:
-    """'0.001', '1/255' or '0.5/255' -> float > 0 (``alignjax.attacks.presets.parse_eps``)."""
+    """'0.001', '1/255' or '0.5/255' -> float > 0 (``alignjax.eps.parse_eps``)."""
     return parse_eps(text)
 
 

@@ -275,22 +275,3 @@ def benjamini_hochberg_expr(p_value: pl.Expr) -> pl.Expr:
     descending = scaled.sort_by(p_value, descending=True, nulls_last=True).cum_min()
     position = p_value.rank("ordinal", descending=True).cast(pl.Int64) - 1
     return descending.gather(position).clip(upper_bound=1.0)
-
-
-def correlation_expr(x: str | pl.Expr, y: str | pl.Expr, method: str = "spearman") -> pl.Expr:
-    """Pearson or Spearman correlation of two columns on their pairwise-complete rows, as a polars
-    expression (for ``group_by(...).agg``; null or NaN mark missing). Kendall and the resampled
-    statistics need ``alignjax.analysis.resampling.correlate``."""
-    if method not in ("spearman", "pearson"):
-        raise ValueError(f"correlation_expr supports 'spearman' and 'pearson', not {method!r}")
-    x = pl.col(x) if isinstance(x, str) else x
-    y = pl.col(y) if isinstance(y, str) else y
-    both = x.fill_nan(None).is_not_null() & y.fill_nan(None).is_not_null()
-    return pl.corr(x.filter(both), y.filter(both), method=method)
-
-
-def complete_count_expr(x: str | pl.Expr, y: str | pl.Expr) -> pl.Expr:
-    """Number of pairwise-complete rows of two columns."""
-    x = pl.col(x) if isinstance(x, str) else x
-    y = pl.col(y) if isinstance(y, str) else y
-    return (x.fill_nan(None).is_not_null() & y.fill_nan(None).is_not_null()).sum()

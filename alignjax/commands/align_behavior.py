@@ -96,17 +96,11 @@ def register(kinds: argparse._SubParsersAction) -> None:
 
 def _load_model(args: argparse.Namespace):
     from alignjax.alignment.behavioral.model_outputs import ImageModel
-    from alignjax.loading import load
+    from alignjax.commands.align import load_scored_model
 
-    if args.model is not None:
-        if args.weights is not None:
-            raise InputError("--weights goes with --arch, not --model")
-        loaded = load(args.model)
-        size = args.image_size or loaded.input_shape[0]
-        return ImageModel(loaded.logits_fn, loaded.variables, size, args.model)
-    size = args.image_size or 224
-    loaded = load(arch=args.arch, weights=args.weights, num_classes=args.num_classes, input_shape=(size, size, 3))
-    return ImageModel(loaded.logits_fn, loaded.variables, size, f"{args.arch}:{args.weights.name}")
+    loaded, size = load_scored_model(args)
+    name = args.model if args.model is not None else f"{args.arch}:{args.weights.name}"
+    return ImageModel(loaded.logits_fn, loaded.variables, size, name)
 
 
 def _datasets(text: str | None) -> tuple[str, ...] | None:

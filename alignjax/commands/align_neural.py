@@ -55,25 +55,14 @@ def register(align_subparsers: argparse._SubParsersAction) -> None:
 
 def _feature_model(args: argparse.Namespace):
     from alignjax.alignment.neural.activations import FeatureModel, module_of
-    from alignjax.loading import load
+    from alignjax.commands.align import load_scored_model
 
+    loaded, size = load_scored_model(args)
     if args.model is not None:
-        if args.weights is not None:
-            raise InputError("--weights goes with --arch, not --model")
-        from alignjax.models import get_model_spec
-
-        spec = get_model_spec(args.model)
-        if spec.input_shape[-1] != 3:
-            raise InputError(f"{args.model} takes {spec.input_shape[-1]}-channel images; the neural benchmarks "
-                             "show RGB stimuli (Brain-Score models are RGB)")
-        loaded = load(spec)
-        size = args.image_size or loaded.input_shape[0]
-        return FeatureModel(args.model, module_of(loaded.logits_fn), loaded.variables, size)
-    size = args.image_size or 224
-    loaded = load(arch=args.arch, weights=args.weights, num_classes=args.num_classes, input_shape=(size, size, 3))
-    digest = hashlib.sha256(args.weights.read_bytes()).hexdigest()[:12]
-    return FeatureModel(f"{args.arch}@{args.weights.name}:{digest}", module_of(loaded.logits_fn),
-                        loaded.variables, size)
+        name = args.model
+    else:
+        name = f"{args.arch}@{args.weights.name}:{hashlib.sha256(args.weights.read_bytes()).hexdigest()[:12]}"
+    return FeatureModel(name, module_of(loaded.logits_fn), loaded.variables, size)
 
 
 def _split_list(text: str | None) -> list[str] | None:

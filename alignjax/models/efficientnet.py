@@ -37,7 +37,7 @@ from typing import Any, Literal, NamedTuple
 import flax.linen as nn
 import jax.numpy as jnp
 
-from alignjax.models.layers import Conv
+from alignjax.models.layers import Conv, pooled_logits
 from alignjax.models.registry import register_architecture
 from alignjax.models.resnet import IMAGENET_MEAN, IMAGENET_STD, normalize
 
@@ -248,9 +248,7 @@ class EfficientNet(nn.Module):
                     x = InvertedResidual(features, stage.kernel, stride, mid, se_reduced, **common)(x, train)
         x = conv(x, self._round(1280), 1, 1, self.padding, self.dtype, "conv_head")
         x = nn.silu(batch_norm(x, train, self.bn_eps, self.dtype, "bn2"))
-        x = jnp.mean(x, axis=(1, 2))
-        x = nn.Dense(self.num_classes, dtype=self.dtype, name="classifier")(x)
-        return x.astype(jnp.float32)
+        return pooled_logits(x, self.num_classes, self.dtype, name="classifier")
 
 
 # name -> (channel multiplier, depth multiplier, input size of the pretrained checkpoints), timm's

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +59,6 @@ def load_embedded(path: str | Path | None = None) -> tuple[LogitsFn, dict[str, A
     model = SmallCNN()
     logits_fn = functools.partial(_apply, model)
     return logits_fn, jax.tree.map(np.asarray, variables)
-
-
-def embedded_metadata() -> dict[str, Any]:
-    """The recipe and measured accuracies written next to the weights by the training script."""
-    meta = bundled_weights_dir() / "digits_cnn.json"
-    return json.loads(meta.read_text()) if meta.is_file() else {}
 
 
 def _apply(model: SmallCNN, variables: dict[str, Any], x: jax.Array) -> jax.Array:

@@ -31,7 +31,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from alignjax.models.layers import Conv
+from alignjax.models.layers import Conv, pooled_logits
 from alignjax.models.max_pool import max_pool
 from alignjax.models.registry import register_architecture
 from alignjax.models.resnet import IMAGENET_MEAN, IMAGENET_STD, normalize
@@ -136,8 +136,8 @@ _GOOGLENET_BLOCKS: tuple[tuple[str, tuple[int, ...] | None], ...] = (
 )
 
 
-class GoogLeNet(nn.Module):
-    """torchvision ``GoogLeNet`` in eval form (no auxiliary heads).
+class _InceptionNet(nn.Module):
+    """What GoogLeNet and Inception-v3 share: the attributes and the input end.
 
     Attributes:
       num_classes: outputs of ``fc``.
@@ -155,12 +155,20 @@ class GoogLeNet(nn.Module):
     std: Sequence[float] | None = IMAGENET_STD
     dtype: Any = jnp.float32
 
-    @nn.compact
-    def __call__(self, x, train: bool = False):
+    def _network_input(self, x: jnp.ndarray) -> jnp.ndarray:
+        """[0, 1] images -> normalised (and transformed) input in the compute dtype."""
         x = normalize(x, self.mean, self.std)
         if self.transform_input:
             x = transform_input(x)
-        x = x.astype(self.dtype)
+        return x.astype(self.dtype)
+
+
+class GoogLeNet(_InceptionNet):
+    """torchvision ``GoogLeNet`` in eval form (no auxiliary heads); attributes as ``_InceptionNet``'s."""
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        x = self._network_input(x)
         d, w = self.dtype, functools.partial(divided, divisor=self.width_divisor)
         x = BasicConv2d(w(64), (7, 7), 2, (3, 3), d, name="conv1")(x, train)
         x = max_pool_ceil(x, 3, 2)
@@ -172,8 +180,7 @@ class GoogLeNet(nn.Module):
                 x = max_pool_ceil(x, 3 if name == "maxpool3" else 2, 2)
             else:
                 x = InceptionV1Block(tuple(w(c) for c in channels), d, name=name)(x, train)
-        x = jnp.mean(x, axis=(1, 2))
-        return nn.Dense(self.num_classes, dtype=d, name="fc")(x).astype(jnp.float32)
+        return pooled_logits(x, self.num_classes, d)
 
 
 class InceptionA(nn.Module):
@@ -278,25 +285,13 @@ class InceptionE(nn.Module):
         return _concat(b1, b3, bd, bp)
 
 
-class InceptionV3(nn.Module):
+class InceptionV3(_InceptionNet):
     """torchvision ``Inception3`` in eval form (no ``AuxLogits``); 299x299 inputs (75x75 at least).
-
-    Attributes as ``GoogLeNet``'s.
-    """
-
-    num_classes: int = 1000
-    transform_input: bool = True
-    width_divisor: int = 1
-    mean: Sequence[float] | None = IMAGENET_MEAN
-    std: Sequence[float] | None = IMAGENET_STD
-    dtype: Any = jnp.float32
+    Attributes as ``_InceptionNet``'s."""
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        x = normalize(x, self.mean, self.std)
-        if self.transform_input:
-            x = transform_input(x)
-        x = x.astype(self.dtype)
+        x = self._network_input(x)
         n, d = self.width_divisor, self.dtype
         c = functools.partial(divided, divisor=n)
         x = BasicConv2d(c(32), (3, 3), 2, dtype=d, name="Conv2d_1a_3x3")(x, train)
@@ -314,8 +309,7 @@ class InceptionV3(nn.Module):
         x = InceptionD(n, d, name="Mixed_7a")(x, train)
         x = InceptionE(n, d, name="Mixed_7b")(x, train)
         x = InceptionE(n, d, name="Mixed_7c")(x, train)
-        x = jnp.mean(x, axis=(1, 2))
-        return nn.Dense(self.num_classes, dtype=d, name="fc")(x).astype(jnp.float32)
+        return pooled_logits(x, self.num_classes, d)
 
 
 @register_architecture("googlenet")

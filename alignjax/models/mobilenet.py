@@ -115,7 +115,7 @@ class InvertedResidualV2(nn.Module):
         if self.stride not in (1, 2):
             raise ValueError(f"stride should be 1 or 2 instead of {self.stride}")
         in_channels = x.shape[-1]
-        hidden = int(round(in_channels * self.expand_ratio))
+        hidden = round(in_channels * self.expand_ratio)
         layer = functools.partial(conv_norm_activation, train=train, dtype=self.dtype, norm=V2_NORM)
         y, index = x, 0
         if self.expand_ratio != 1:

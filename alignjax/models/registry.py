@@ -185,11 +185,6 @@ class ModelSpec:
         if self.training not in TRAINING_REGIMES:
             raise ValueError(f"{self.name}: training {self.training!r} is not one of {sorted(TRAINING_REGIMES)}")
 
-    @property
-    def checkpoint_key(self) -> str | None:
-        return self.quirks.key
-
-
 MODELS: dict[str, ModelSpec] = {}
 ALIASES: dict[str, str] = {}
 

@@ -35,6 +35,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
+from alignjax.models.layers import pooled_logits
 from alignjax.models.registry import register_architecture
 from alignjax.models.resnet import IMAGENET_MEAN, IMAGENET_STD, batch_norm, conv, normalize
 
@@ -157,14 +158,14 @@ class BottleneckTransform(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         width_in = x.shape[-1]
-        w_b = int(round(self.width_out * self.bottleneck_multiplier))
+        w_b = round(self.width_out * self.bottleneck_multiplier)
         groups = w_b // self.group_width
         x = conv(w_b, 1, 1, 0, self.dtype, "a_0")(x)
         x = nn.relu(batch_norm(train, self.dtype, "a_1")(x))
         x = conv(w_b, 3, self.stride, 1, self.dtype, "b_0", groups=groups)(x)
         x = nn.relu(batch_norm(train, self.dtype, "b_1")(x))
         if self.se_ratio:  # reduction relative to the block's input width, as in torchvision
-            x = SqueezeExcitation(int(round(self.se_ratio * width_in)), self.dtype, name="se")(x)
+            x = SqueezeExcitation(round(self.se_ratio * width_in), self.dtype, name="se")(x)
         x = conv(self.width_out, 1, 1, 0, self.dtype, "c_0")(x)
         return batch_norm(train, self.dtype, "c_1")(x)
 
@@ -261,9 +262,7 @@ class RegNet(nn.Module):
         x = conv(self.stem_width, 3, 2, 1, self.dtype, "stem_0")(x)
         x = nn.relu(batch_norm(train, self.dtype, "stem_1")(x))
         x = TrunkOutput(self.block_params, self.dtype, name="trunk_output")(x, train)
-        x = jnp.mean(x, axis=(1, 2))
-        x = nn.Dense(self.num_classes, dtype=self.dtype, name="fc")(x)
-        return x.astype(jnp.float32)
+        return pooled_logits(x, self.num_classes, self.dtype)
 
 
 # name -> (depth, w_0, w_a, w_m, group_width, se_ratio), as torchvision's constructors

@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from alignjax.models.layers import pooled_logits
 from alignjax.models.max_pool import max_pool
 from alignjax.models.registry import register_architecture
 from alignjax.models.resnet import IMAGENET_MEAN, IMAGENET_STD, batch_norm, conv, normalize
@@ -116,9 +117,7 @@ class Res2Net(nn.Module):
                     dtype=self.dtype,
                     name=f"layer{stage + 1}_{index}",
                 )(x, train)
-        x = jnp.mean(x, axis=(1, 2))
-        x = nn.Dense(self.num_classes, dtype=self.dtype, name="fc")(x)
-        return x.astype(jnp.float32)
+        return pooled_logits(x, self.num_classes, self.dtype)
 
 
 # name -> (stage sizes, base_width, scale), as timm's entry points

@@ -26,7 +26,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from alignjax.models.layers import Conv
+from alignjax.models.layers import Conv, pooled_logits
 from alignjax.models.max_pool import max_pool
 from alignjax.models.registry import register_architecture
 
@@ -176,9 +176,7 @@ class ResNet(nn.Module):
                     dtype=self.dtype,
                     name=f"layer{stage + 1}_{index}",
                 )(x, train)
-        x = jnp.mean(x, axis=(1, 2))
-        x = nn.Dense(self.num_classes, dtype=self.dtype, name="fc")(x)
-        return x.astype(jnp.float32)
+        return pooled_logits(x, self.num_classes, self.dtype)
 
 
 # name -> (stage sizes, bottleneck, width_per_group, groups)
@@ -207,14 +205,6 @@ def build_resnet(arch: str, num_classes: int = 1000, dtype: Any = jnp.float32, *
     }
     options.update(kwargs)
     return ResNet(num_classes=num_classes, dtype=dtype, **options)
-
-
-def resnet50_back_end(num_classes: int = 1000, dtype: Any = jnp.float32) -> ResNet:
-    """ResNet-50 without its stem (VOneResNet-50's back end): (b, h, w, 64) features -> logits.
-
-    Variables are named ``layer1_0`` ... ``layer4_2``, ``fc``, as torchvision's ``layer1.0`` ... ``fc``.
-    """
-    return build_resnet("resnet50", num_classes=num_classes, dtype=dtype, stem=False)
 
 
 for _arch in _CONFIGS:

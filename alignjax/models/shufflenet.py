@@ -21,6 +21,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from alignjax.models.layers import pooled_logits
 from alignjax.models.max_pool import max_pool
 from alignjax.models.registry import register_architecture
 from alignjax.models.resnet import IMAGENET_MEAN, IMAGENET_STD, batch_norm, conv, normalize
@@ -113,9 +114,7 @@ class ShuffleNetV2(nn.Module):
                 in_channels = channels
         x = conv(self.stages_out_channels[-1], 1, 1, 0, self.dtype, "conv5_0")(x)
         x = nn.relu(norm("conv5_1")(x))
-        x = jnp.mean(x, axis=(1, 2))
-        x = nn.Dense(self.num_classes, dtype=self.dtype, name="fc")(x)
-        return x.astype(jnp.float32)
+        return pooled_logits(x, self.num_classes, self.dtype)
 
 
 # name -> stages_out_channels, as torchvision's constructors (all with stages_repeats (4, 8, 4))

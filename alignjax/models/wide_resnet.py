@@ -34,8 +34,6 @@ from alignjax.models.resnet import batch_norm, conv, normalize
 CIFAR_INPUT = (32, 32, 3)
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2471, 0.2435, 0.2616)
-CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
-CIFAR100_STD = (0.2673, 0.2564, 0.2762)
 
 
 def _channels(depth: int, widen_factor: int) -> tuple[int, tuple[int, int, int, int]]:
@@ -184,7 +182,7 @@ class DMWideResNet(nn.Module):
       width: width multiplier.
       num_classes: outputs of ``logits``.
       activation: 'swish' (Gowal et al., Rebuffi et al.) or 'relu'.
-      mean, std: input normalisation (CIFAR-10's by default; ``CIFAR100_MEAN/STD`` for CIFAR-100).
+      mean, std: input normalisation (CIFAR-10's by default; a CIFAR-100 entry passes its own).
       padding: zero padding added around the input before normalisation (torch ``padding``).
       dtype: compute dtype; parameters stay float32 and logits are returned as float32.
     """

@@ -50,26 +50,30 @@ def brainscore_model(identifier: str, **fields) -> ModelSpec:
                                     **fields))
 
 
+def torchvision_model(arch: str, identifier: str | None, **fields) -> ModelSpec:
+    """Registers torchvision's ``arch`` in the paper's pool: as ``brainscore/<identifier>`` with the alias
+    ``torchvision/<arch>`` where Brain-Score has a plugin for it, else as ``torchvision/<arch>``."""
+    if identifier is not None:
+        return brainscore_model(identifier, arch=arch, aliases=(f"torchvision/{arch}",), **fields)
+    return register_model(ModelSpec(name=f"torchvision/{arch}", arch=arch, pools=frozenset({"paper"}), **fields))
+
+
 brainscore_model(
     "alexnet", arch="alexnet", family="alexnet",
     source="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
     preprocessing=imagenet_eval(), expected_clean_acc=56.522, aliases=("torchvision/alexnet",),
     provenance=("Krizhevsky et al. 2012 (torchvision's one-weird-trick AlexNet, IMAGENET1K_V1); Brain-Score "
                 "plugin brainscore_vision/models/alexnet; BSD-3-Clause (torchvision)"))
-brainscore_model(
-    "CORnet-Z", arch="cornet_z", family="cornet", training="brain-inspired",
-    source="https://s3.amazonaws.com/cornet-models/cornet_z-5c427c9c.pth", quirks=DATA_PARALLEL,
-    preprocessing=imagenet_eval(),
-    provenance=("Kubilius, Schrimpf et al. 2019, Brain-Like Object Recognition with High-Performing Shallow "
-                "Recurrent ANNs (NeurIPS); release file of dicarlolab/CORnet@d0cc17d (README, "
-                "cornet/cornet_z.py HASH); GPL-3.0 (CORnet)"))
-brainscore_model(
-    "CORnet-S", arch="cornet_s", family="cornet", training="brain-inspired",
-    source="https://s3.amazonaws.com/cornet-models/cornet_s-1d3f7974.pth", quirks=DATA_PARALLEL,
-    preprocessing=imagenet_eval(),
-    provenance=("Kubilius, Schrimpf et al. 2019 (NeurIPS); release file of dicarlolab/CORnet@d0cc17d (README, "
-                "cornet/cornet_s.py HASH); Brain-Score's plugin reads cornet_s_epoch43.pth.tar from its S3 "
-                "bucket; GPL-3.0 (CORnet)"))
+for _variant, _hash, _note in (
+        ("z", "5c427c9c", ""),
+        ("s", "1d3f7974", "; Brain-Score's plugin reads cornet_s_epoch43.pth.tar from its S3 bucket")):
+    brainscore_model(
+        f"CORnet-{_variant.upper()}", arch=f"cornet_{_variant}", family="cornet", training="brain-inspired",
+        source=f"https://s3.amazonaws.com/cornet-models/cornet_{_variant}-{_hash}.pth", quirks=DATA_PARALLEL,
+        preprocessing=imagenet_eval(),
+        provenance=("Kubilius, Schrimpf et al. 2019, Brain-Like Object Recognition with High-Performing Shallow "
+                    "Recurrent ANNs (NeurIPS); release file of dicarlolab/CORnet@d0cc17d (README, "
+                    f"cornet/cornet_{_variant}.py HASH){_note}; GPL-3.0 (CORnet)"))
 brainscore_model(
     "voneresnet-50", arch="voneresnet50", family="vonenet", training="brain-inspired",
     source="https://vonenet-models.s3.us-east-2.amazonaws.com/voneresnet50_e70.pth.tar", quirks=DATA_PARALLEL,
@@ -138,10 +142,9 @@ for _identifier, _arch, _file, _accuracy in (
         ("densenet-169", "densenet169", "densenet169-b2777c0a.pth", 75.600),
         ("densenet-201", "densenet201", "densenet201-c1103571.pth", 76.896),
         ("inception_v1", "googlenet", "googlenet-1378be20.pth", 69.778)):
-    brainscore_model(
-        _identifier, arch=_arch, family="densenet" if _arch.startswith("densenet") else "inception",
+    torchvision_model(
+        _arch, _identifier, family="densenet" if _arch.startswith("densenet") else "inception",
         source=TORCHVISION + _file, preprocessing=imagenet_eval(), expected_clean_acc=_accuracy,
-        aliases=(f"torchvision/{_arch}",),
         provenance=f"torchvision IMAGENET1K_V1 ({_file}); BSD-3-Clause; Brain-Score plugin {_identifier}")
 brainscore_model(
     "inception_v3", arch="inception_v3", family="inception", input_shape=(299, 299, 3),
@@ -234,14 +237,10 @@ for _identifier, _arch, _file, _accuracy, _v2_transform, _family in (
         (None, "mobilenet_v3_small", "mobilenet_v3_small-047dcff4.pth", 67.668, False, "mobilenet")):
     _paper = ("Ma et al. 2018, ShuffleNet V2" if _family == "shufflenet" else
               "Sandler et al. 2018, MobileNetV2" if _arch == "mobilenet_v2" else "Howard et al. 2019, MobileNetV3")
-    _fields = {
-        "arch": _arch, "family": _family, "source": TORCHVISION + _file, "expected_clean_acc": _accuracy,
-        "preprocessing": _TV_232 if _v2_transform else imagenet_eval(),
-        "provenance": f"torchvision IMAGENET1K_V1 ({_file}): {_paper}; BSD-3-Clause"}
-    if _identifier is not None:
-        brainscore_model(_identifier, aliases=(f"torchvision/{_arch}",), **_fields)
-    else:
-        register_model(ModelSpec(name=f"torchvision/{_arch}", pools=frozenset({"paper"}), **_fields))
+    torchvision_model(
+        _arch, _identifier, family=_family, source=TORCHVISION + _file, expected_clean_acc=_accuracy,
+        preprocessing=_TV_232 if _v2_transform else imagenet_eval(),
+        provenance=f"torchvision IMAGENET1K_V1 ({_file}): {_paper}; BSD-3-Clause")
 
 # RegNets (Radosavovic et al. 2020, Designing Network Design Spaces; torchvision 0.28.0 models/regnet.py
 # IMAGENET1K_V1 files); RegNetY-400MF is Brain-Score's `regnet` plugin (`regnet_y_400mf`)
@@ -254,13 +253,10 @@ for _arch, _file, _accuracy in (
         ("regnet_x_400mf", "regnet_x_400mf-adf1edd5.pth", 72.834),
         ("regnet_x_1_6gf", "regnet_x_1_6gf-e3633e7f.pth", 77.040),
         ("regnet_x_8gf", "regnet_x_8gf-03ceed89.pth", 79.344)):
-    _fields = {"arch": _arch, "family": "regnet", "source": TORCHVISION + _file, "expected_clean_acc": _accuracy,
-               "preprocessing": imagenet_eval(),
-               "provenance": f"Radosavovic et al. 2020 (RegNet); torchvision IMAGENET1K_V1 ({_file}); BSD-3-Clause"}
-    if _arch == "regnet_y_400mf":
-        brainscore_model(_arch, aliases=(f"torchvision/{_arch}",), **_fields)
-    else:
-        register_model(ModelSpec(name=f"torchvision/{_arch}", pools=frozenset({"paper"}), **_fields))
+    torchvision_model(
+        _arch, _arch if _arch == "regnet_y_400mf" else None, family="regnet", source=TORCHVISION + _file,
+        expected_clean_acc=_accuracy, preprocessing=imagenet_eval(),
+        provenance=f"Radosavovic et al. 2020 (RegNet); torchvision IMAGENET1K_V1 ({_file}); BSD-3-Clause")
 
 # EfficientNets. AdvProp (Xie et al. 2020, Adversarial Examples Improve Image Recognition; CVPR): the
 # lukemelas/EfficientNet-PyTorch 1.0 release files that efficientnet_pytorch 0.7.1 (utils.py

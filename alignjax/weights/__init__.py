@@ -18,7 +18,4 @@ _EXPORTS: dict[str, str] = {
     "read_state_dict": "alignjax.weights.readers",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+lazy_exports(__name__, _EXPORTS, globals())

@@ -26,7 +26,6 @@ from alignjax.models.registry import (
     NO_QUIRKS,
     CheckpointQuirks,
     ModelSpec,
-    architecture_input_shape,
     build_architecture,
     get_model_spec,
 )
@@ -42,11 +41,6 @@ __all__ = ["build_and_check", "convert_checkpoint", "convert_state_dict", "list_
            "load_weights_for_arch", "logits_fn_for"]
 
 log = logging.getLogger(__name__)
-
-def _default_input_shape(arch: str) -> tuple[int, int, int]:
-    """The input shape ``arch`` is built for (its registration, else a named model's, else 224x224x3)."""
-    return architecture_input_shape(arch)
-
 
 def convert_state_dict(
     state_dict: Mapping[str, np.ndarray],

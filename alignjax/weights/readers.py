@@ -78,6 +78,9 @@ def _safetensors_header(path: Path, head: bytes, size: int) -> tuple[int, dict[s
     if len(head) < 10:
         return 0, None, None
     (header_len,) = struct.unpack("<Q", head[:8])
+    if head[8:9] == b"{" and header_len > size - 8:
+        return header_len, None, (f"corrupt safetensors header: its length field says {header_len} bytes but "
+                                  f"the file holds {size - 8} after it; truncated or damaged")
     if not (2 <= header_len <= size - 8) or head[8:9] != b"{":
         return 0, None, None
     with open(path, "rb") as file:
@@ -166,7 +169,7 @@ def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
     bf16 = [name for name, entry in entries.items() if entry[0] == "BF16"]
     try:
         with safe_open(str(path), framework="numpy") as reader:
-            for name in reader.keys():
+            for name in reader.keys():  # noqa: SIM118 - safe_open has keys() but is not iterable
                 if name not in bf16:
                     out[name] = reader.get_tensor(name)
     except Exception as err:  # the Rust reader's own checks (SafetensorError, TypeError...)

@@ -41,7 +41,7 @@ def _fitting_input_shape(module: Any, flat: Mapping[str, np.ndarray], tried: tup
             continue
         try:
             expected = expected_shapes(module, shape)
-        except Exception:  # noqa: BLE001 - an architecture that cannot take this size at all (any error)
+        except Exception:  # noqa: BLE001, S112 - a size this architecture cannot take at all (any error)
             continue
         if set(expected) == set(flat) and all(tuple(np.shape(flat[k])) == v for k, v in expected.items()):
             return shape

@@ -49,12 +49,9 @@ class ChecksumMismatchError(ValueError):
     """A file's sha256 differs from what the registry or the lockfile knows; the file was not used."""
 
 
-def sha256_file(path: str | Path, chunk_size: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
+def sha256_file(path: str | Path) -> str:
     with open(path, "rb") as file:
-        while chunk := file.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def hash_prefix_from_name(url_or_name: str) -> str | None:
@@ -98,9 +95,9 @@ def is_pinned(source: str, sha256: str | None = None) -> bool:
         from alignjax.weights.google_drive import google_drive_id
 
         return google_drive_id(source) is None and hash_prefix_from_name(source) is not None
-    if source.startswith("file://"):
-        return False  # a registry entry naming a local file: locked like a download
-    return True  # bundled files ship with the package; bare paths are the user's own files
+    # a registry entry naming a local file (file://) is locked like a download; bundled files ship with
+    # the package, and bare paths are the user's own files
+    return not source.startswith("file://")
 
 
 def pinning(source: str, sha256: str | None = None) -> str:

@@ -76,7 +76,9 @@ def test_analyze_explains_bad_input(argv, message, tmp_path, capsys, monkeypatch
 def test_paper_protocol():
     protocol = load_protocol("paper")
     assert protocol.attack.eps == pytest.approx((0.001, 0.5 / 255, 1 / 255))
-    assert protocol.attack.attacks(1 / 255) == presets.paper("Linf", 1 / 255, 1000)
+    attack = protocol.attack
+    configs = presets.version_attacks(attack.version, attack.norm, 1 / 255, n_classes=attack.n_classes)
+    assert configs == presets.paper("Linf", 1 / 255, 1000)
     np.random.seed(42)
     assert np.array_equal(protocol.data.indices(), np.random.permutation(50000)[:1000])
     assert protocol.analysis.primary_method == "spearman" and protocol.analysis.drop_benchmarks == ("Kar2019-ost",)
@@ -107,3 +109,22 @@ def test_pca_embedding_equals_sklearn_and_tsne_is_deterministic(rng):
     np.testing.assert_allclose(ours, reference * signs, rtol=0, atol=1e-10)
     first, description = embed(matrix, EmbeddingConfig(perplexity=5))
     assert np.array_equal(first, embed(matrix, EmbeddingConfig(perplexity=5))[0]) and "t-SNE" in description
+
+
+def test_analyze_on_a_few_aggregate_benchmarks_writes_the_whole_report(tmp_path, monkeypatch):
+    """The README's analyze example on 30 RobustBench ImageNet models x 4 region scores (none a leaf of
+    Brain-Score's hierarchy): the report, its figures and the embedding are written, nothing fails."""
+    from alignjax.analysis.robustbench import TABLE_PATH
+
+    monkeypatch.chdir(tmp_path)
+    table = pl.read_parquet(TABLE_PATH).filter((pl.col("dataset") == "imagenet") & (pl.col("threat_model") == "Linf"))
+    models = table.get_column("model_id").to_list()[:30]
+    rng = np.random.default_rng(0)
+    pl.DataFrame([{"model": m, "benchmark": b, "score": float(rng.uniform())} for m in models
+                  for b in ("V1", "V2", "V4", "IT")]).write_csv("s.csv")
+    code = main(["analyze", "--scores", "s.csv", "--robustbench", "imagenet/Linf", "--methods", "spearman",
+                 "--out", "report"])
+    assert code == 0
+    written = {path.name for path in (tmp_path / "report").iterdir()}
+    assert {"index.html", "embedding.png", "embedding.csv", "correlations.csv", "heatmap_spearman.png"} <= written
+    assert pl.read_csv(tmp_path / "report" / "embedding.csv").height == 30

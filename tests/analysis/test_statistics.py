@@ -16,8 +16,6 @@ from alignjax.analysis.statistics import (
     METHODS,
     benjamini_hochberg,
     benjamini_hochberg_expr,
-    complete_count_expr,
-    correlation_expr,
     estimate_from_counts,
     kendall_exact_p_value,
     p_value,
@@ -123,17 +121,3 @@ def test_benjamini_hochberg_equals_statsmodels_with_ties_and_missing(rng):
     frame = pl.DataFrame({"family": family, "p": p}).with_columns(pl.col("p").fill_nan(None))
     expressed = frame.select(benjamini_hochberg_expr(pl.col("p")).over("family")).to_series().to_numpy()
     np.testing.assert_allclose(expressed, q, rtol=0, atol=1e-12, equal_nan=True)
-
-
-@pytest.mark.parametrize("method", ["spearman", "pearson"])
-def test_polars_expressions_agree_with_the_vectorised_estimates(method, rng):
-    x, y = awkward_pairs(rng)
-    x, y = x[[0, 3, 4, 6, 7]], y[[0, 3, 4, 6, 7]]
-    prepared = prepare(complete_cases([x, y]), method)
-    estimate = estimate_from_counts(method, prepared.ones, prepared)
-    long = pl.DataFrame({"pair": np.repeat(np.arange(5), x.shape[1]), "x": x.ravel(),
-                         "y": np.where(np.isinf(y), np.nan, y).ravel()})
-    grouped = long.group_by("pair", maintain_order=True).agg(
-        correlation_expr("x", "y", method).alias("r"), complete_count_expr("x", "y").alias("n"))
-    np.testing.assert_allclose(grouped["r"].to_numpy(), estimate, rtol=0, atol=1e-12)
-    assert grouped["n"].to_list() == prepared.n.tolist()

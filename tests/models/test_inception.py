@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alignjax.weights.keymaps import get_converter
 from tests.models.helpers import (
     IMAGENET_MEAN,
     IMAGENET_STD,

@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from alignjax.models import ARCHITECTURES, build_architecture
-from alignjax.models.resnet import resnet50_back_end
 from alignjax.weights.keymaps import get_converter
 from alignjax.weights.keymaps.torchvision_cnn import flax_module_path
 from alignjax.weights.strict import CheckpointMismatchError, check_against_module
@@ -60,7 +59,8 @@ def test_back_end_matches_torchvision_layers_to_fc(rng):
 
 def test_resnet50_back_end_variables_are_torchvisions_minus_the_stem():
     back_end = jax.eval_shape(
-        lambda x: resnet50_back_end().init(jax.random.key(0), x), jnp.zeros((1, 56, 56, 64))
+        lambda x: build_architecture("resnet50", stem=False).init(jax.random.key(0), x),
+        jnp.zeros((1, 56, 56, 64)),
     )
     full = jax.eval_shape(
         lambda x: build_architecture("resnet50").init(jax.random.key(0), x), jnp.zeros((1, 64, 64, 3))

@@ -68,7 +68,7 @@ def test_converts_without_torch_and_matches_torch_logits(tmp_path):
     path = _checkpoint()
     out = tmp_path / "cifar_resnet18.safetensors"
     result = subprocess.run([sys.executable, "-c", CONVERT_WITHOUT_TORCH, str(path), str(out)],
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "converted without torch" in result.stdout
 

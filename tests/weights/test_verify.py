@@ -44,7 +44,7 @@ def _local_spec(path, sha256=None) -> ModelSpec:
 def _copy_digits(path, *, change: bool = False):
     flat = load_file(str(bundled_weights_dir() / EMBEDDED_WEIGHTS))
     if change:
-        name = sorted(flat)[0]
+        name = min(flat)
         flat[name] = flat[name] + np.float32(1e-3)
     save_file(flat, str(path))
     return path

@@ -12,7 +12,6 @@ same fraction, not the same images. ImageNet-C layout (Hendrycks & Dietterich 20
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from os import PathLike
 from pathlib import Path
 
@@ -39,8 +38,6 @@ IMAGENET_C_SCHEMA = pl.Schema(
         "label": pl.Int64,
     }
 )
-
-LogitsOf = Callable[[Sequence[str]], np.ndarray]
 
 
 def top1(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:

@@ -116,9 +116,3 @@ def fetch_modelvshuman(
     }
     (final / VERIFIED).write_text(json.dumps(record, indent=1) + "\n")
     return dest
-
-
-def fetched_datasets(root: str | PathLike) -> list[str]:
-    """The datasets under ``root`` with a ``VERIFIED.json``."""
-    root = Path(root)
-    return sorted(d for d in geirhos2021.DATASETS if (root / d / VERIFIED).is_file())

@@ -42,7 +42,4 @@ _EXPORTS: dict[str, str] = {
     "score_model": "alignjax.alignment.neural.model_scoring",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+lazy_exports(__name__, _EXPORTS, globals())

@@ -103,11 +103,9 @@ def cache_dir(root: str | os.PathLike | None = None) -> Path:
 
 
 def sha1_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha1()
+    """The sha1 Brain-Score pins its BrainIO files with."""
     with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha1").hexdigest()
 
 
 def _brainscore_copy(remote: RemoteFile) -> Path | None:

@@ -44,11 +44,6 @@ class LinearConfig:
 
 
 RegressionConfig = PLSConfig | RidgeConfig | LinearConfig
-REGRESSIONS: dict[str, RegressionConfig] = {"pls": PLSConfig(), "ridge": RidgeConfig(), "linear": LinearConfig()}
-
-
-def regression_name(config: RegressionConfig) -> str:
-    return {PLSConfig: "pls", RidgeConfig: "ridge", LinearConfig: "linear"}[type(config)]
 
 
 def _centred(targets: jax.Array, dtype) -> tuple[jax.Array, jax.Array]:

@@ -135,13 +135,3 @@ def brainscore_splits(
     if len(stratification) != n_samples:
         raise ValueError(f"{len(stratification)} stratification labels for {n_samples} stimuli")
     return list(stratified_shuffle_splits(stratification, config))
-
-
-def split_matrix(splits: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Stacks equal-sized splits into ``(n_splits, n_train)`` and ``(n_splits, n_test)`` int arrays."""
-    trains = {len(train) for train, _ in splits}
-    tests = {len(test) for _, test in splits}
-    if len(trains) != 1 or len(tests) != 1:
-        raise ValueError(f"splits differ in size (train {sorted(trains)}, test {sorted(tests)})")
-    return (np.stack([np.asarray(t, np.int64) for t, _ in splits]),
-            np.stack([np.asarray(t, np.int64) for _, t in splits]))

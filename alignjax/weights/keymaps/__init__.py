@@ -14,6 +14,7 @@ variables``, registered by name with ``register_layout`` and named by a ``Checkp
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import numpy as np
 
@@ -23,6 +24,7 @@ LayoutConverter = Callable[[Mapping[str, np.ndarray], str], dict[str, np.ndarray
 
 CONVERTERS: dict[str, Converter] = {}
 LAYOUTS: dict[str, LayoutConverter] = {}
+_Entry = TypeVar("_Entry")
 
 
 def register_converter(*arch_names: str) -> Callable[[Converter], Converter]:
@@ -51,21 +53,21 @@ def register_layout(name: str) -> Callable[[LayoutConverter], LayoutConverter]:
 
 
 def get_layout(name: str) -> LayoutConverter:
-    _import_families()
-    try:
-        return LAYOUTS[name]
-    except KeyError:
-        known = ", ".join(sorted(LAYOUTS)) or "(none)"
-        raise KeyError(f"no checkpoint layout converter {name!r}; known: {known}") from None
+    return _registered(LAYOUTS, name, "checkpoint layout converter")
 
 
 def get_converter(arch: str) -> Converter:
+    return _registered(CONVERTERS, arch, "torch->flax converter for architecture")
+
+
+def _registered(table: Mapping[str, _Entry], name: str, what: str) -> _Entry:
+    """``table[name]`` once every family module has registered itself; a KeyError listing the known ones."""
     _import_families()
     try:
-        return CONVERTERS[arch]
+        return table[name]
     except KeyError:
-        known = ", ".join(sorted(CONVERTERS)) or "(none)"
-        raise KeyError(f"no torch->flax converter for architecture {arch!r}; known: {known}") from None
+        known = ", ".join(sorted(table)) or "(none)"
+        raise KeyError(f"no {what} {name!r}; known: {known}") from None
 
 
 def _import_families() -> None:
