@@ -180,7 +180,12 @@ def _loss_fn(loss: str) -> Callable[[Array, Labels, Labels | None], Vector]:
         return lambda logits, y, y_target: cross_entropy(logits, y)
     if loss == "dlr":
         return lambda logits, y, y_target: dlr_loss(logits, y)
-    return lambda logits, y, y_target: dlr_targeted_loss(logits, y, y_target)
+
+    def targeted(logits: Array, y: Labels, y_target: Labels | None) -> Vector:
+        assert y_target is not None  # APGD-T always passes its targets
+        return dlr_targeted_loss(logits, y, y_target)
+
+    return targeted
 
 
 def _eot_loss_and_grad(logits_fn, params, x_adv, y, y_target, *, loss, eot_iter, model_key):
@@ -474,6 +479,7 @@ def largereps_run(
             custom_init=True,
         )
         x_init = result.x_best
+    assert result is not None  # the schedule has three stages
     return result
 
 
@@ -493,15 +499,15 @@ def _apgd_pass(cfg: APGDConfig, model: Model, params: Params, x: Images, y: Labe
         rank = n_classes - (run // cfg.n_restarts + 2)
         order = jnp.argsort(logits, axis=-1)
         y_target = jnp.take_along_axis(order, jnp.full((x.shape[0], 1), rank), axis=1)[:, 0]
-    common = {"n_iter": cfg.n_iter, "loss": cfg.loss, "rho": cfg.rho, "eot_iter": cfg.eot_iter, "y_target": y_target,
-              "model_key": run_model_key}
     if cfg.use_largereps:
         noise = jax.vmap(lambda k: jax.random.normal(k, x.shape[1:], jnp.float32))(run_keys)
-        result = largereps_run(model, params, x, y, noise, eps=cfg.eps, **common)
+        result = largereps_run(model, params, x, y, noise, eps=cfg.eps, n_iter=cfg.n_iter, loss=cfg.loss, rho=cfg.rho,
+                               eot_iter=cfg.eot_iter, y_target=y_target, model_key=run_model_key)
     else:
         start = random_init(cfg.norm, x, cfg.eps, run_keys)
         result = apgd_single_run(model, params, x, y, start, norm=cfg.norm, eps=cfg.eps, custom_init=False,
-                                 **common)
+                                 n_iter=cfg.n_iter, loss=cfg.loss, rho=cfg.rho, eot_iter=cfg.eot_iter,
+                                 y_target=y_target, model_key=run_model_key)
     # L1 iterates can sit one ulp outside [0, 1] (reference arithmetic); return box-feasible points.
     return PassResult(x_found=jnp.clip(result.x_best_adv, 0.0, 1.0), broken=robust & ~result.acc,
                       n_queries=jnp.zeros(x.shape[:1], jnp.int32))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from alignjax.attacks.apgd import APGDConfig
 from alignjax.attacks.fab import FABConfig
@@ -79,7 +80,7 @@ def custom(names: Sequence[str], norm: str, eps: float) -> tuple[AttackConfig, .
     _check(norm, eps)
     if not names:
         raise ValueError(f"custom version needs at least one attack name out of {ATTACK_NAMES}")
-    table = {
+    table: dict[str, AttackConfig] = {
         "apgd-ce": APGDConfig(norm, eps, n_restarts=5, loss="ce"),
         "apgd-dlr": APGDConfig(norm, eps, n_restarts=5, loss="dlr"),
         "fab": FABConfig(norm, eps, n_restarts=5, targeted=False),
@@ -152,7 +153,7 @@ def with_budget(
             raise ValueError(f"{name} must be an int >= 1, got {value!r}")
     out = []
     for cfg in attacks:
-        changes: dict[str, int] = {}
+        changes: dict[str, Any] = {}
         if n_restarts is not None:
             changes["n_restarts"] = n_restarts
         if n_iter is not None and isinstance(cfg, (APGDConfig, FABConfig)):

@@ -61,9 +61,13 @@ class Attack(abc.ABC):
     needs_deterministic_model: ClassVar[bool] = False
     counts_queries: ClassVar[bool] = False
 
-    name: str
     norm: str
     eps: float
+
+    @property
+    @abc.abstractmethod
+    def name(self) -> str:
+        """The attack's name in logs and results ('apgd-ce', 'fab-t', 'square', ...)."""
 
     @property
     @abc.abstractmethod

@@ -436,6 +436,7 @@ def _start(cfg: SquareConfig, x: Images, keys: Streams) -> Images:
     signs, flips = start_draws(cfg, keys, x.shape)
     if cfg.norm == "Linf":
         return jnp.clip(x + cfg.eps * signs, 0.0, 1.0)
+    assert flips is not None  # drawn for L2/L1
     delta = start_delta(cfg.norm, signs, flips, *x.shape[1:3])
     if cfg.norm == "L2":
         norm = jnp.sqrt(jnp.sum(delta**2, axis=(1, 2, 3), keepdims=True))

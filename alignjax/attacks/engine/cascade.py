@@ -157,8 +157,8 @@ def attack_key_for(key: Key, attacks: Sequence[Attack], position: int) -> Key:
 
 def peak_device_memory() -> int | None:
     """Largest ``peak_bytes_in_use`` over the local devices, where they report it (GPU, TPU; not the CPU)."""
-    peaks = [(d.memory_stats() or {}).get("peak_bytes_in_use") for d in jax.local_devices()]
-    peaks = [int(p) for p in peaks if p]
+    reported = [(d.memory_stats() or {}).get("peak_bytes_in_use") for d in jax.local_devices()]
+    peaks = [int(p) for p in reported if p]
     return max(peaks) if peaks else None
 
 

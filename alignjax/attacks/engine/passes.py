@@ -192,7 +192,8 @@ def attack_batch(progs: Programs, params: Params, x: np.ndarray, y: np.ndarray, 
             break
         take, live = pad_to(rows, bucket_size(rows.size, b, placement.n_devices))
         if take.size == b and rows.size == b:  # nothing to re-pack: reuse what is on the device
-            packed, mask = (xb, yb, ib), robust.copy()
+            packed: tuple[Any, ...] = (xb, yb, ib)
+            mask = robust.copy()
         else:
             packed = placement.batch(x[take], y[take], idx[take].astype(np.int32))
             mask = robust[:, take] & live[None, :]
