@@ -91,10 +91,10 @@ def test_every_attack_runs_on_a_stochastic_model(points, attack):
 
 def test_targeted_apgd_runs_on_a_stochastic_model(points):
     params, x, y = points
-    three = Model(lambda p, images, *, key: jnp.concatenate([noisy_apply(p, images, key=key),
-                                                             jnp.full((images.shape[0], 1), -5.0)], axis=1),
-                  stochastic=True)
-    result = run_autoattack(three, params, x[:16], y[:16], attacks=(APGDConfig("Linf", EPS, n_iter=3,
+    four = Model(lambda p, images, *, key: jnp.concatenate([noisy_apply(p, images, key=key),
+                                                            jnp.full((images.shape[0], 2), -5.0)], axis=1),
+                 stochastic=True)  # the targeted DLR loss needs 4 classes
+    result = run_autoattack(four, params, x[:16], y[:16], attacks=(APGDConfig("Linf", EPS, n_iter=3,
                             loss="dlr-targeted", n_target_classes=1),), key=jax.random.key(0), run_checks=False)
     assert result.robust_accuracy < 100.0
 
