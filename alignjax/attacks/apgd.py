@@ -38,7 +38,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict, Unpack
 
 import jax
 import jax.numpy as jnp
@@ -432,6 +432,16 @@ def random_init(norm: str, x: Images, eps: float, keys: Key) -> Images:
     return x + t + l1_projection(x, t, eps)
 
 
+class RunOptions(TypedDict, total=False):
+    """``apgd_single_run``'s loss and model settings, passed on unchanged by ``largereps_run``."""
+
+    loss: str
+    rho: float
+    eot_iter: int
+    y_target: Labels | None
+    model_key: Key | None
+
+
 def largereps_run(
     logits_fn: Model | Callable[..., Array],
     params: Params,
@@ -441,11 +451,7 @@ def largereps_run(
     *,
     eps: float,
     n_iter: int,
-    loss: str = "ce",
-    rho: float = 0.75,
-    eot_iter: int = 1,
-    y_target: Labels | None = None,
-    model_key: Key | None = None,
+    **options: Unpack[RunOptions],
 ) -> SingleRunResult:
     """The reference's ``decr_eps_pgd`` (L1): stages on radii 3eps, 2eps, eps; the last stage counts.
 
@@ -461,23 +467,10 @@ def largereps_run(
     result = None
     for index, (stage_eps, stage_iter) in enumerate(stages):
         x_init = x_init + l1_projection(x, x_init - x, stage_eps)
-        stage_key = None if model_key is None else jax.random.fold_in(model_key, index)
-        result = apgd_single_run(
-            logits_fn,
-            params,
-            x,
-            y,
-            x_init,
-            norm="L1",
-            eps=stage_eps,
-            n_iter=stage_iter,
-            loss=loss,
-            rho=rho,
-            eot_iter=eot_iter,
-            y_target=y_target,
-            model_key=stage_key,
-            custom_init=True,
-        )
+        model_key = options.get("model_key")
+        stage: RunOptions = {**options, "model_key": None if model_key is None else jax.random.fold_in(model_key, index)}
+        result = apgd_single_run(logits_fn, params, x, y, x_init, norm="L1", eps=stage_eps, n_iter=stage_iter,
+                                 custom_init=True, **stage)
         x_init = result.x_best
     assert result is not None  # the schedule has three stages
     return result
