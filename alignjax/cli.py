@@ -46,7 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"alignjax.commands.{name}").register(sub)
+    for command in sub.choices.values():  # its own parser reports what it does not know (parse_arguments)
+        command.set_defaults(command_parser=command)
     return parser
+
+
+def parse_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, except that arguments the command does not know are refused by that
+    command's parser: ``alignjax attack: error: unrecognized arguments: ...`` like every other error of
+    the command, not ``alignjax: error:``."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 def _quiet_broken_pipe() -> int:
@@ -64,6 +76,7 @@ _OS_HINTS = {
     errno.EROFS: "the file system is read-only; choose a writable --out",
     errno.ENOTDIR: "a part of that path is a file, not a folder; choose another path",
     errno.EACCES: "permission denied; choose a path you can write to",
+    errno.EPERM: "the system does not permit writing there; choose a path you can write to",
     errno.EISDIR: "that is a folder; give a file",
 }
 
@@ -76,7 +89,7 @@ def _os_error_message(err: OSError) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    args = parse_arguments(build_parser(), argv)
     args.argv = ["alignjax", *argv]
     try:
         code = args.run(args)

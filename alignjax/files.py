@@ -8,7 +8,8 @@
 * ``FolderLock``: an exclusive ``fcntl.flock`` on ``<folder>/.lock``; the kernel releases it when the
   process ends, however it ends (``kill -9`` included), so a crashed run never leaves a stale lock.
   ``release(remove=True)`` also deletes the lock file (``acquire`` retries when the file it locked was
-  deleted meanwhile, so that is safe).
+  deleted meanwhile, so that is safe). An ``acquire`` that cannot write its process id (a full disk)
+  raises the ``OSError`` and leaves no lock file.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 try:
     import fcntl
@@ -53,6 +54,10 @@ def atomic_write(path: str | Path, write: Callable[[Path], Any]) -> Path:
 
     The temporary name is unique (``tempfile``), so concurrent writers never share one; on any error
     it is removed and ``path`` is left as it was.
+
+    Raises:
+      OSError: naming ``path`` when the file system refuses the write (a full disk: ENOSPC, or EFBIG
+        beyond a file size limit), also when ``write`` reported it as its own error type (polars).
     """
     path = Path(path)
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -64,11 +69,30 @@ def atomic_write(path: str | Path, write: Callable[[Path], Any]) -> Path:
             os.fsync(file.fileno())
         os.chmod(tmp, file_mode())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
-        raise
+        refusal = _file_system_refusal(err, path)
+        if refusal is None:
+            raise
+        raise refusal from err
     _fsync_folder(path.parent)
     return path
+
+
+# how Rust's std::io::Error ends its message; polars wraps it in its own errors (ComputeError)
+_RUST_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+
+
+def _file_system_refusal(err: BaseException, path: Path) -> OSError | None:
+    """``err`` as an ``OSError`` that names ``path``, when it is the file system's refusal and does not
+    say which file already; None for anything else (which is re-raised as it is)."""
+    if isinstance(err, OSError):
+        return OSError(err.errno, err.strerror, str(path)) if err.errno and not err.filename else None
+    match = _RUST_OS_ERROR.search(str(err)) if isinstance(err, Exception) else None
+    if match is None:
+        return None
+    code = int(match[1])
+    return OSError(code, os.strerror(code), str(path))
 
 
 def _temporary_pattern(name: str) -> re.Pattern[str]:
@@ -129,9 +153,13 @@ class FolderLock:
             # the previous holder deleted the file between our open and our flock (release(remove=True)):
             # a lock on that deleted file guards nothing, since the next process creates a new one; retry
             os.close(handle)
-        os.ftruncate(handle, 0)
-        os.write(handle, f"{os.getpid()}\n".encode())
         self._handle = handle
+        try:
+            os.ftruncate(handle, 0)
+            os.write(handle, f"{os.getpid()}\n".encode())
+        except OSError:  # a full disk (ENOSPC, EFBIG): no lock is held and no lock file is left behind
+            self.release(remove=True)
+            raise
         return self
 
     def _is_current(self, handle: int) -> bool:
@@ -162,7 +190,7 @@ class FolderLock:
             os.close(self._handle)
             self._handle = None
 
-    def __enter__(self) -> FolderLock:
+    def __enter__(self) -> Self:
         return self.acquire() if self._handle is None else self
 
     def __exit__(self, *exc: object) -> None:

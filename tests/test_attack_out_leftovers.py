@@ -10,8 +10,8 @@ import os
 import polars as pl
 import pytest
 
-import alignjax.attacks.report as report
-import alignjax.files as files
+from alignjax import files
+from alignjax.attacks import report
 from alignjax.attacks.run_folder import open_run_folder
 from alignjax.cli import main
 from alignjax.errors import InputError

@@ -84,6 +84,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise InputError(f"unknown architecture {args.arch!r}; `alignjax convert --help` lists them")
     if args.out.exists() and not args.overwrite:
         raise InputError(f"{args.out} exists; choose another --out or pass --overwrite")
+    if args.checkpoint.is_dir():
+        raise InputError(f"checkpoint {args.checkpoint} is a directory; give the checkpoint file inside it")
     if not args.checkpoint.is_file():
         raise FileNotFoundError(f"checkpoint {args.checkpoint} does not exist")
     kwargs: dict[str, Any] = dict(args.arch_option)

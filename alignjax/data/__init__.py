@@ -72,7 +72,4 @@ _EXPORTS: dict[str, str] = {
     "to_uint8": "alignjax.data.preprocessing",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+lazy_exports(__name__, _EXPORTS, globals())  # __getattr__, __dir__ and __all__

@@ -10,6 +10,7 @@ by ``npz.load_npz``.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -161,6 +162,22 @@ class Subset:
 
     def __getitem__(self, index: int) -> tuple[ImageSource, int]:
         return self.base[self.indices[index]]
+
+
+def check_count(name: str, value: object, *, minimum: int = 1) -> int:
+    """Returns ``value`` if it is a whole number >= ``minimum`` (numpy integers too); names the argument.
+
+    Raises:
+      TypeError: a float, string, bool or anything else that is not an integer (``2.5`` is not silently
+        cut to 2, ``'3'`` not compared with ints).
+      ValueError: an integer below ``minimum``.
+    """
+    kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be {kind}, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be {kind}, got {value}")
+    return int(value)
 
 
 def first_n(dataset: Dataset, n: int | None) -> Dataset:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from alignjax.data.arrays import ArrayDataset, Dataset, check_fits_model, labels_of
+from alignjax.data.arrays import ArrayDataset, Dataset, check_count, check_fits_model, first_n, labels_of
 from alignjax.data.named_preprocessing import default_preprocessing, named_transform
 from alignjax.data.preprocessing import CorruptImageError, Transform, identity, to_float01
 from alignjax.data.sources import open_dataset
@@ -259,20 +259,34 @@ def attack_data(
       spec: the registry model's ``ModelSpec`` (for 'model', and the input size of 'brainscore').
       num_classes: the model's outputs: labels and class mappings are checked against it here, before
         any attack starts.
-      format, labels, subset, split, layout, label_column, n: as ``sources.open_dataset``.
+      format, labels, subset, split, layout, label_column: as ``sources.open_dataset`` (paths only).
+      n: keep the first n points (of a ``Dataset`` too); None keeps all.
       num_threads: decoding threads of a streamed source.
       prefetch: batches decoded ahead of the one being attacked.
 
     Returns:
       ``AttackData``: ``images`` (float32 array, or ``StreamedImages``) and ``labels`` (int32).
+
+    Raises:
+      TypeError: ``source`` or a count (``n``, ``num_classes``, ``num_threads``, ``prefetch``) of the wrong
+        type, naming the argument.
     """
+    if n is not None:
+        check_count("n", n)
+    if num_classes is not None:
+        check_count("num_classes", num_classes)
+    check_count("num_threads", num_threads)
+    check_count("prefetch", prefetch, minimum=0)
     if isinstance(source, (str, PathLike)):
         dataset = open_dataset(
             source, format=format, labels=labels, subset=subset, split=split, layout=layout,  # type: ignore[arg-type]
             label_column=label_column, n=n,
         )
+    elif isinstance(source, Dataset):
+        dataset = first_n(source, n)
     else:
-        dataset = source
+        raise TypeError(f"source must be a path, an hf://datasets/... string or a Dataset (len, indexing and a "
+                        f"description), got {type(source).__name__}")
     return prepare_for_attack(
         dataset, preprocessing=preprocessing, spec=spec, num_classes=num_classes, num_threads=num_threads,
         prefetch=prefetch,

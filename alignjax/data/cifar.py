@@ -54,7 +54,7 @@ def read_batch_file(path: str | PathLike) -> dict[bytes, Any]:
     except (pickle.UnpicklingError, EOFError, ValueError) as error:
         raise ValueError(f"{path} is not a valid CIFAR batch file: {error}") from error
     if not isinstance(content, dict):
-        raise ValueError(
+        raise ValueError(  # noqa: TRY004 - a corrupt file, not a wrong argument: callers catch ValueError
             f"{path} is not a valid CIFAR batch file: expected a dict, got {type(content).__name__}"
         )
     return content

@@ -22,8 +22,9 @@ class Split(NamedTuple):
 
 def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     """All 1797 images (n, 8, 8, 1) float32 in [0, 1] and labels (n,) int32, in file order."""
-    with resources.files("alignjax.data").joinpath("digits.csv.gz").open("rb") as raw:
-        table = np.loadtxt(gzip.open(raw, "rt"), delimiter=",", dtype=np.float64)
+    with resources.files("alignjax.data").joinpath("digits.csv.gz").open("rb") as raw, \
+            gzip.open(raw, "rt") as text:
+        table = np.loadtxt(text, delimiter=",", dtype=np.float64)
     x = (table[:, :64] / 16.0).astype(np.float32).reshape(-1, 8, 8, 1)
     y = table[:, 64].astype(np.int32)
     return x, y

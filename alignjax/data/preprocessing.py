@@ -137,8 +137,8 @@ def center_crop(image: Image.Image, height: int, width: int | None = None) -> Im
         image_width, image_height = image.size
         if (image_width, image_height) == (width, height):
             return image
-    top = int(round((image_height - height) / 2.0))
-    left = int(round((image_width - width) / 2.0))
+    top = round((image_height - height) / 2.0)
+    left = round((image_width - width) / 2.0)
     return image.crop((left, top, left + width, top + height))
 
 

@@ -28,7 +28,7 @@ from typing import Literal
 
 import polars as pl
 
-from alignjax.data.arrays import Dataset, first_n
+from alignjax.data.arrays import Dataset, check_count, first_n
 from alignjax.data.folders import has_image_extension, image_folder, is_hidden, subfolders
 from alignjax.data.hub_parquet import ParquetImageDataset, read_parquet_images
 
@@ -63,8 +63,10 @@ def open_dataset(
     """
     if format not in FORMATS:
         raise ValueError(f"unknown data format {format!r}; use one of {', '.join(FORMATS)}")
-    if n is not None and n < 1:
-        raise ValueError(f"n must be positive, got {n}")
+    if not isinstance(source, (str, PathLike)):
+        raise TypeError(f"source must be a path or an hf://datasets/... string, got {type(source).__name__}")
+    if n is not None:
+        check_count("n", n)
     text = str(source)
     if text.startswith("hf://datasets/"):
         return first_n(_hub(text, split, label_column), n)

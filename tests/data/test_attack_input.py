@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from alignjax.attacks.apgd import APGDConfig
-from alignjax.attacks.autoattack import run_autoattack
+from alignjax.attacks.engine.cascade import run_autoattack
 from alignjax.data import streaming
 from alignjax.data.arrays import ArrayDataset
 from alignjax.data.attack_input import StreamedImages, attack_data

@@ -53,7 +53,7 @@ def test_cifar10_batches(tmp_path, rng):
     assert label == 4
     train = cifar.load_cifar(folder, split="train")
     np.testing.assert_array_equal(train.x, np.concatenate([images for images, _ in expected_train]))
-    assert train.y.tolist() == sum((labels for _, labels in expected_train), [])
+    assert train.y.tolist() == [label for _, labels in expected_train for label in labels]
     first = arrays.first_n(test, 4)
     assert len(first) == 4 and first[3][1] == 1 and "first 4" in first.description
 
@@ -241,7 +241,7 @@ def test_hub_parquet_from_offline_cache(tmp_path, rng):
     assert len(data) == 5 and data.labels.tolist() == [0, 1, 2, 3, 4]
     assert data.names[4] == "4.png"
     for index, expected in enumerate(np.concatenate([first, second])):
-        encoded, label = data[index]
+        encoded, _ = data[index]
         np.testing.assert_array_equal(to_uint8(decode_image(encoded)), expected)
     with pytest.raises(ValueError, match="do not fit a model with 4 classes"):
         hub_parquet.load_hub_parquet(
