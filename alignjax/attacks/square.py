@@ -107,7 +107,8 @@ class SquareConfig(Attack):
         if not (isinstance(self.n_restarts, int) and self.n_restarts >= 1):
             raise ValueError(f"SquareConfig.n_restarts must be an int >= 1, got {self.n_restarts!r}")
         if not isinstance(self.resc_schedule, bool):
-            raise TypeError(f"SquareConfig.resc_schedule must be a bool, got {self.resc_schedule!r}")
+            raise ValueError(  # noqa: TRY004 - every SquareConfig field check raises ValueError (a bad setting)
+                f"SquareConfig.resc_schedule must be a bool, got {self.resc_schedule!r}")
         if self.window not in WINDOW_MODES:
             raise ValueError(f"SquareConfig.window must be one of {WINDOW_MODES}, got {self.window!r}")
 

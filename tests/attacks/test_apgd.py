@@ -342,7 +342,7 @@ def test_targeted_needs_enough_classes(model, digits):
     x, y = jnp.asarray(digits[0][:4]), jnp.asarray(digits[1][:4])
     cfg = APGDConfig("Linf", 0.1, n_iter=2, loss="dlr-targeted", n_target_classes=10)
     with pytest.raises(ValueError, match="at least 11 classes"):
-        _attack(cfg, logits_fn).lower(variables, x, y, jnp.ones(4, bool), jax.random.key(0), jnp.arange(4))
+        _attack(cfg, logits_fn)(variables, x, y, jnp.ones(4, bool), jax.random.key(0), jnp.arange(4))
 
 
 def test_stochastic_model_eot(digits):
