@@ -168,8 +168,11 @@ def attack_small_model(arch: str) -> None:
     logits_fn = _logits_fn(module)
     x = np.random.default_rng(1).uniform(size=(N_POINTS, *shape)).astype(np.float32)
     # the cascade's own compiled forward pass (cached per logits function), reused below
-    predict = functools.partial(clean_predictions, logits_fn, variables, batch_size=N_POINTS, key=jax.random.key(0))
-    y = predict(x)[0][0].argmax(axis=1).astype(np.int32)
+    def predict(images: np.ndarray) -> np.ndarray:
+        """(n, classes) logits through the cascade's own compiled clean pass (cached per model)."""
+        return clean_predictions(logits_fn, variables, images, batch_size=N_POINTS, key=jax.random.key(0))[0][0]
+
+    y = predict(x).argmax(axis=1).astype(np.int32)
 
     def loss(images, labels):
         return jnp.sum(cross_entropy(logits_fn(variables, images), labels))
