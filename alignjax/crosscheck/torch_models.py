@@ -173,7 +173,7 @@ def bridge_model(logits_fn: Any, variables: Any, *, seed: int = 0) -> Any:
     """A torch module computing ``logits_fn(variables, x)`` in JAX, differentiable through ``jax.vjp``.
 
     Inputs are NCHW torch tensors (as the reference passes them); batches are padded to powers of two.
-    A stochastic model (``logits_fn.stochastic``) gets a fresh key for every forward pass; its backward
+    A stochastic model (``types.Model.stochastic``) gets a fresh key for every forward pass; its backward
     pass reuses the key of its forward pass.
     """
     import jax

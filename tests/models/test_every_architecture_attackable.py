@@ -12,7 +12,7 @@ architecture cannot reach CI untested.
   widths/depths (``SMALL``: same blocks, same code paths, fewer and narrower), random weights and
   BatchNorm statistics, 4 random images labelled with its own predictions, then APGD-CE, APGD-T,
   FAB-T and Square (3 iterations, 9 targets, 10 queries) through ``run_autoattack`` in individual
-  mode, so every attack runs on every point through ``compiled_attack``. Checked: the cross-entropy
+  mode, so every attack runs on every point through the engine's compiled programs. Checked: the cross-entropy
   input gradient of every point is finite and non-zero under ``jax.jit(jax.grad(...))``; every
   attack finishes; adversarial points lie in the Linf ball and in [0, 1], points counted robust come
   back unchanged, points counted broken are misclassified; the white-box attacks break at least one

@@ -11,7 +11,7 @@ Protocols (how a stimulus becomes the model input):
   ``modelvshuman/datasets/dataloaders.py``): images of the model's input size are used as they are,
   others get ``Resize(S * 256/224)`` + ``CenterCrop(S)``; no placement.
 
-Stochastic models (``logits_fn.stochastic``) get ``fold_in(key, batch_index)`` per batch.
+Stochastic models (``types.Model.stochastic``) get ``fold_in(key, batch_index)`` per batch.
 """
 
 from __future__ import annotations
