@@ -25,9 +25,10 @@ architecture cannot reach CI untested.
 
 CI cost: the small-model attacks compile with ``jax_disable_most_optimizations`` (XLA's backend
 optimisations off: the same program, compiled about 40 % faster, and at these sizes the run time does
-not matter) and a per-module persistent compilation cache, so architectures whose small versions are
-the same program compile once; variants whose small model is the same program as a sibling's run with
-``-m slow`` (``ATTACK_SLOW``). The real-size test keeps full optimisation: unoptimised matmuls make a
+not matter); variants whose small model is the same program as a sibling's run with ``-m slow``
+(``ATTACK_SLOW``). No persistent compilation cache: in three full runs of 2026-12-07 jaxlib segfaulted
+writing an unoptimised executable of this module to it (``put_executable_and_time``), with torch 2.13
+CPU and 2.14 alike. The real-size test keeps full optimisation: unoptimised matmuls make a
 ViT-B gradient take minutes.
 """
 
@@ -139,11 +140,6 @@ def test_every_registered_architecture_has_an_entry():
         assert any(SMALL[other] == SMALL[arch] for other in set(SMALL) - ATTACK_SLOW), arch
 
 
-@pytest.fixture(scope="module")
-def xla_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("xla_cache")
-
-
 def _logits_fn(module):
     return functools.partial(module.apply, train=False)
 
@@ -156,8 +152,8 @@ def _linf(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     "arch", [pytest.param(a, marks=pytest.mark.slow) if a in ATTACK_SLOW | ATTACK_SLOW_XLA_ABORT else a
              for a in sorted(ARCHITECTURES)]
 )
-def test_attacks_run_under_the_cascade_jit(arch, xla_cache):
-    with cheap_compiles(xla_cache, disable_optimizations=True):
+def test_attacks_run_under_the_cascade_jit(arch):
+    with cheap_compiles(None, disable_optimizations=True):
         attack_small_model(arch)
 
 
