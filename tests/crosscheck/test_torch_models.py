@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -46,25 +44,6 @@ def test_bridge_gives_jax_logits_and_gradients_also_on_repeated_backward():
                                    atol=1e-5, rtol=0)
 
 
-def _timm():
-    """timm, importable here although the registry's torchvision wheel is a CUDA build whose compiled ops do
-    not load with CPU torch: its model code is pure Python once the two op schemas it registers fake
-    kernels for exist (as tests/models/helpers.py does; the runtime never does this)."""
-    try:
-        import timm
-    except RuntimeError as error:
-        if "torchvision::nms" not in str(error):
-            raise
-        for name in [m for m in sys.modules if m.split(".")[0] in ("torchvision", "timm")]:
-            del sys.modules[name]
-        library = torch.library.Library("torchvision", "DEF")
-        library.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        library.define("qnms(Tensor qdets, Tensor qscores, float iou_threshold) -> Tensor")
-        _timm.library = library  # type: ignore[attr-defined]  # the schemas live as long as this object
-        import timm
-    return timm
-
-
 def _random_batch_stats(model: torch.nn.Module, seed: int) -> None:
     generator = torch.Generator().manual_seed(seed)
     for module in model.modules():
@@ -75,7 +54,9 @@ def _random_batch_stats(model: torch.nn.Module, seed: int) -> None:
 
 def test_native_timm_resnet_matches_the_converted_model(tmp_path):
     torch.manual_seed(0)
-    net = _timm().create_model("resnet18", pretrained=False, num_classes=10).eval()
+    import timm
+
+    net = timm.create_model("resnet18", pretrained=False, num_classes=10).eval()
     with torch.no_grad():
         _random_batch_stats(net, 0)
     path = tmp_path / "resnet18.pt"

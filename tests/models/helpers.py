@@ -3,10 +3,8 @@ torch-vs-Flax comparison every architecture test goes through.
 
 Upstream code is the reference wherever it installs:
 
-- torchvision (``torchvision_models``): the registry's wheel is a CUDA build whose compiled ops do not
-  load with CPU torch, and its import then fails while registering fake kernels for
-  ``torchvision::nms`` / ``torchvision::qnms``. Defining those two op schemas first (no kernels; the
-  model code never calls them) lets the pure-Python model code import.
+- torchvision (``torchvision_models``), imported as it is: the test extra pins a torch/torchvision pair
+  of one build (PyPI's), whose compiled ops load.
 - timm (``timm.create_model(name, pretrained=False)``).
 - RobustBench (``robustbench_architecture``): installed with ``pip install --no-deps robustbench==1.1.1``;
   its metadata pins ``timm==1.0.9``, which conflicts with the test extra, so the extra cannot list it
@@ -47,36 +45,17 @@ ROBUSTBENCH_INSTALL = f"pip install --no-deps robustbench=={ROBUSTBENCH_VERSION}
 
 # --- upstream packages -------------------------------------------------------------------------------
 
-_LIBRARIES: list[torch.library.Library] = []  # the op schemas defined for torchvision, kept alive
-
-
 @functools.cache
 def torchvision_models() -> ModuleType:
-    """``torchvision.models``, also where torchvision's compiled ops cannot load (see the docstring).
+    """``torchvision.models``."""
+    import torchvision.models
 
-    A first import is tried as is; only if it fails on the missing ``torchvision::nms`` schema are the
-    half-imported modules dropped, the two schemas defined (no kernels: the model code never calls
-    them) and the import repeated. Where the compiled ops load, nothing is defined.
-    """
-    try:
-        import torchvision.models
-    except RuntimeError as error:
-        if "torchvision::nms" not in str(error):
-            raise
-        for name in [m for m in sys.modules if m.split(".")[0] in ("torchvision", "timm")]:
-            del sys.modules[name]
-        library = torch.library.Library("torchvision", "DEF")
-        library.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        library.define("qnms(Tensor qdets, Tensor qscores, float iou_threshold) -> Tensor")
-        _LIBRARIES.append(library)  # a Library removes its definitions when it is collected
-        import torchvision.models
     return torchvision.models
 
 
 @functools.cache
 def timm_module() -> ModuleType:
-    """``timm``, imported after ``torchvision_models`` (timm's layers import torchvision)."""
-    torchvision_models()
+    """``timm``."""
     import timm
 
     return timm
