@@ -1,5 +1,6 @@
-"""``alignjax crosscheck`` end to end: agreement on the embedded model and on pyautoattack's real CIFAR-10
-ResNet-18 (reduced budgets, a few dozen points), and a deliberately broken setting caught by the gate."""
+"""``alignjax crosscheck`` end to end: agreement on the embedded model and (``-m slow``) on pyautoattack's
+real CIFAR-10 ResNet-18 (reduced budgets, a few dozen points), and a deliberately broken setting caught
+by the gate."""
 
 from __future__ import annotations
 
@@ -90,8 +91,12 @@ def _pyautoattack_resnet18() -> Path:
     return Path(spec.origin).parent / "examples" / "model_test.pt"
 
 
+@pytest.mark.slow
 def test_real_cifar_resnet18_agrees_with_the_reference(tmp_path, capsys):
-    """pyautoattack's own CIFAR-10 ResNet-18 on 24 natural 32x32 images, labelled by the model itself."""
+    """pyautoattack's own CIFAR-10 ResNet-18 on 24 natural 32x32 images, labelled by the model itself.
+    With ``-m slow`` (140 CPU-seconds): by default the same model and the same reference are compared
+    per point through ``alignjax attack`` (``tests/attacks/test_real_cifar_resnet18.py``), and
+    ``crosscheck`` runs on the embedded model above."""
     from pyautoattack.examples.resnet import ResNet18
 
     weights = _pyautoattack_resnet18()

@@ -8,28 +8,34 @@ nothing but an attack run under jit shows it. Each architecture of ``ARCHITECTUR
 ``test_every_registered_architecture_has_an_entry`` (and its parametrised cases), so a new
 architecture cannot reach CI untested.
 
-- ``test_attacks_run_under_the_cascade_jit``: the architecture's registered builder with small
-  widths/depths (``SMALL``: same blocks, same code paths, fewer and narrower), random weights and
-  BatchNorm statistics, 4 random images labelled with its own predictions, then APGD-CE, APGD-T,
-  FAB-T and Square (3 iterations, 9 targets, 10 queries) through ``run_autoattack`` in individual
-  mode, so every attack runs on every point through the engine's compiled programs. Checked: the cross-entropy
-  input gradient of every point is finite and non-zero under ``jax.jit(jax.grad(...))``; every
-  attack finishes; adversarial points lie in the Linf ball and in [0, 1], points counted robust come
-  back unchanged, points counted broken are misclassified; the white-box attacks break at least one
-  point at this large radius.
+- ``test_small_model_under_jit`` (every architecture but ``ATTACK_SLOW``'s): the architecture's
+  registered builder with small widths/depths (``SMALL``: same blocks, same code paths, fewer and
+  narrower), random weights and BatchNorm statistics, 4 random images labelled with its own
+  predictions. Checked under ``jax.jit``, with XLA's default optimisations: the engine's compiled clean
+  pass; the cross-entropy input gradient, finite and non-zero at every point (what APGD, targeted FAB
+  and the checks differentiate); untargeted FAB's logit-difference Jacobian (``vmap`` of the model's
+  pullback over classes, the batching rule stacked runs need too), finite, zero in the own class'
+  row, and consistent with the gradient: their softmax-weighted sum is the cross-entropy gradient.
+- ``test_attacks_run_under_the_cascade_jit``: the same small models, then APGD-CE, APGD-T, FAB-T and
+  Square (3 iterations, 9 targets, 10 queries) through ``run_autoattack`` in individual mode, so every
+  attack runs on every point through the engine's compiled programs. Checked: every attack finishes;
+  adversarial points lie in the Linf ball and in [0, 1], points counted robust come back unchanged,
+  points counted broken are misclassified; the white-box attacks break at least one point at this
+  large radius. By default for one architecture of each kind of program (``ATTACK_DEFAULT``: a
+  BatchNorm CNN, recurrence, attention, the VOneBlock front end; the digits CNN is attacked by the
+  parity tests); every other architecture with ``-m slow``. The model-specific part of an attack program
+  is the model's forward pass and its gradient under jit, which the test above checks for every
+  architecture; the rest of the program is the same for all models.
 - ``test_input_gradient_at_real_size``: the builder's default (full-size) model at its real input
   size (224x224 ImageNet, 32x32 CIFAR, 8x8 digits), batch 1, random weights:
   ``jax.jit(jax.grad(...))`` of a fixed linear function of the logits is finite and non-zero at
-  more than half of the input pixels. Every architecture runs for real (about 3 CPU-minutes for the
-  29 of them, most of it XLA compile time).
+  more than half of the input pixels.
 
-CI cost: the small-model attacks compile with ``jax_disable_most_optimizations`` (XLA's backend
-optimisations off: the same program, compiled about 40 % faster, and at these sizes the run time does
-not matter); variants whose small model is the same program as a sibling's run with ``-m slow``
-(``ATTACK_SLOW``). No persistent compilation cache: in three full runs of 2026-12-07 jaxlib segfaulted
-writing an unoptimised executable of this module to it (``put_executable_and_time``), with torch 2.13
-CPU and 2.14 alike. The real-size test keeps full optimisation: unoptimised matmuls make a
-ViT-B gradient take minutes.
+CI cost and stability. No ``jax_disable_most_optimizations`` and no persistent compilation cache here:
+with either, a worker of the full suite segfaulted or aborted inside jaxlib while compiling or caching
+this module's programs (2026-12-07: four full runs, torch 2.13 CPU and 2.14 alike, never when the
+module ran alone). Running the four attacks on every architecture took about 30 CPU-minutes of the
+suite; the per-architecture jit checks take about a fifth of that.
 """
 
 from __future__ import annotations
@@ -43,9 +49,9 @@ import pytest
 
 from alignjax.attacks import APGDConfig, FABConfig, SquareConfig, run_autoattack
 from alignjax.attacks.engine.cascade import clean_predictions
+from alignjax.attacks.fab import _logit_differences
 from alignjax.attacks.losses import cross_entropy
 from alignjax.models import ARCHITECTURES, build_architecture
-from tests.compile_cache import cheap_compiles
 from tests.models import families
 from tests.models.random_variables import random_variables
 
@@ -109,11 +115,16 @@ REAL_INPUT: dict[str, tuple[int, int, int]] = {
 # the largest variants: their full-size gradient check runs with -m slow (their family's smaller ones by default)
 REAL_SIZE_SLOW = frozenset(families.collect("REAL_SIZE_SLOW"))
 # variants whose small model is the same program as a sibling's (same blocks, the family's SMALL options
-# override every size): their attack run adds nothing but CI time, so it runs with -m slow
+# override every size): their small-model checks add nothing but CI time, so they run with -m slow
 ATTACK_SLOW = frozenset(families.collect("ATTACK_SLOW"))
-# small models whose unoptimised compile aborted XLA's CPU compiler in a full-suite worker (never when run
-# alone): attacked with -m slow; their family's other members cover the family by default
-ATTACK_SLOW_XLA_ABORT = frozenset(families.collect("ATTACK_SLOW_XLA_ABORT"))
+# the architectures whose small models run the four attacks by default (every other one with -m slow):
+# one of each kind of program, chosen for cheap compiles
+ATTACK_DEFAULT = frozenset({
+    "resnet50",  # BatchNorm (eval mode), bottleneck blocks, strided shortcuts
+    "cornet_s",  # recurrence: one block applied several times with per-time BatchNorm
+    "voneresnet50",  # the VOneBlock: fixed Gabor filters, simple and complex cells
+    "vit_base_patch32_clip_224",  # attention, LayerNorm, class token, CLIP's pre-norm
+})
 # small random-weight models too insensitive to their input for 3 attack steps to flip a point (their
 # logits move ~1e-3 across inputs against a 1e-2 margin): every other check still runs on them
 UNBREAKABLE_WHEN_RANDOM = frozenset(families.collect("UNBREAKABLE_WHEN_RANDOM"))
@@ -136,6 +147,7 @@ def test_every_registered_architecture_has_an_entry():
     )
     assert not sorted(set(SMALL) - set(ARCHITECTURES)), "SMALL names architectures that are not registered"
     assert set(REAL_INPUT) == set(SMALL)
+    assert ATTACK_DEFAULT <= set(SMALL) - ATTACK_SLOW
     for arch in ATTACK_SLOW:  # a default-run sibling runs the same small program
         assert any(SMALL[other] == SMALL[arch] for other in set(SMALL) - ATTACK_SLOW), arch
 
@@ -148,27 +160,27 @@ def _linf(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a - b).reshape(len(a), -1).max(axis=1)
 
 
-@pytest.mark.parametrize(
-    "arch", [pytest.param(a, marks=pytest.mark.slow) if a in ATTACK_SLOW | ATTACK_SLOW_XLA_ABORT else a
-             for a in sorted(ARCHITECTURES)]
-)
-def test_attacks_run_under_the_cascade_jit(arch):
-    with cheap_compiles(None, disable_optimizations=True):
-        attack_small_model(arch)
-
-
-def attack_small_model(arch: str) -> None:
+def small_model(arch: str):
+    """The architecture's small model: (logits function, variables, 4 images, labels = its predictions)."""
     options, shape = SMALL[arch]
     module = build_architecture(arch, num_classes=10, **options)
     variables = random_variables(module, shape, seed=0)
     logits_fn = _logits_fn(module)
     x = np.random.default_rng(1).uniform(size=(N_POINTS, *shape)).astype(np.float32)
-    # the cascade's own compiled forward pass (cached per logits function), reused below
-    def predict(images: np.ndarray) -> np.ndarray:
-        """(n, classes) logits through the cascade's own compiled clean pass (cached per model)."""
-        return clean_predictions(logits_fn, variables, images, batch_size=N_POINTS, key=jax.random.key(0))[0][0]
+    y = predict(logits_fn, variables, x).argmax(axis=1).astype(np.int32)
+    return logits_fn, variables, x, y
 
-    y = predict(x).argmax(axis=1).astype(np.int32)
+
+def predict(logits_fn, variables, images: np.ndarray) -> np.ndarray:
+    """(n, classes) logits through the cascade's own compiled clean pass (cached per logits function)."""
+    return clean_predictions(logits_fn, variables, images, batch_size=N_POINTS, key=jax.random.key(0))[0][0]
+
+
+@pytest.mark.parametrize(
+    "arch", [pytest.param(a, marks=pytest.mark.slow) if a in ATTACK_SLOW else a for a in sorted(ARCHITECTURES)]
+)
+def test_small_model_under_jit(arch):
+    logits_fn, variables, x, y = small_model(arch)
 
     def loss(images, labels):
         return jnp.sum(cross_entropy(logits_fn(variables, images), labels))
@@ -178,6 +190,26 @@ def attack_small_model(arch: str) -> None:
     per_point = np.abs(grad).reshape(N_POINTS, -1).max(axis=1)
     assert (per_point > 0).all(), f"{arch}: zero input gradient under jit for points {np.flatnonzero(per_point == 0)}"
 
+    untargeted = FABConfig("Linf", EPS, targeted=False)
+    _, dg = jax.jit(functools.partial(_logit_differences, untargeted, logits_fn))(variables, x, y, y)
+    dg = np.asarray(dg, np.float64)
+    assert dg.shape == (N_POINTS, 10, grad[0].size)
+    assert np.isfinite(dg).all(), f"{arch}: non-finite Jacobian (vmap of the pullback) under jit"
+    # the cross-entropy gradient is the softmax-weighted sum of the logit-difference gradients:
+    # d/dx (logsumexp(z) - z_y) = sum_k p_k (dz_k/dx - dz_y/dx), the own-class row being zero
+    scale = np.abs(dg).max()
+    assert scale > 0, f"{arch}: zero Jacobian"
+    np.testing.assert_allclose(dg[np.arange(N_POINTS), y], 0.0, atol=1e-5 * scale)
+    probabilities = np.asarray(jax.nn.softmax(predict(logits_fn, variables, x)), np.float64)
+    np.testing.assert_allclose(np.einsum("nk,nkd->nd", probabilities, dg), grad.reshape(N_POINTS, -1),
+                               rtol=0, atol=1e-4 * scale)
+
+
+@pytest.mark.parametrize(
+    "arch", [a if a in ATTACK_DEFAULT else pytest.param(a, marks=pytest.mark.slow) for a in sorted(ARCHITECTURES)]
+)
+def test_attacks_run_under_the_cascade_jit(arch):
+    logits_fn, variables, x, y = small_model(arch)
     result = run_autoattack(
         logits_fn, variables, x, y, attacks=ATTACKS, key=jax.random.key(0), batch_size=N_POINTS,
         individual=True, run_checks=False,
@@ -188,7 +220,7 @@ def attack_small_model(arch: str) -> None:
     assert result.x_adv.min() >= 0.0 and result.x_adv.max() <= 1.0
     assert (_linf(result.x_adv, x) <= EPS * (1 + 1e-5) + 1e-7).all()
     np.testing.assert_array_equal(result.x_adv[result.robust], x[result.robust])
-    assert (predict(result.x_adv).argmax(axis=1)[~result.robust] != y[~result.robust]).all()
+    assert (predict(logits_fn, variables, result.x_adv).argmax(axis=1)[~result.robust] != y[~result.robust]).all()
     white_box_broken = sum(int((~result.individual[name]).sum()) for name in ("apgd-ce", "apgd-t", "fab-t"))
     assert white_box_broken > 0 or arch in UNBREAKABLE_WHEN_RANDOM, (
         f"{arch}: no white-box attack broke any point at Linf eps {EPS}")

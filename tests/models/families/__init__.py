@@ -13,7 +13,7 @@ A module here may define any of:
 - ``REAL_SIZE_SLOW``: architectures whose full-size input-gradient check runs only with ``-m slow``
   (the largest variants; their family's smallest variant runs by default);
 - ``ATTACK_SLOW``: architectures whose ``SMALL`` model is the same program as a sibling's that runs by
-  default, so their small-model attack run is left to ``-m slow``;
+  default, so their small-model checks are left to ``-m slow``;
 - ``UNBREAKABLE_WHEN_RANDOM``: architectures whose small random-weight model is too insensitive to its
   input for the attack test to expect a broken point (every other check of the test still applies).
 

@@ -37,9 +37,4 @@ REAL_INPUT = {"inception_v3": (299, 299, 3)}
 # flip nothing; its attack run still checks jit, finite non-zero gradients, the eps ball and the box
 UNBREAKABLE_WHEN_RANDOM = frozenset({"googlenet"})
 
-# full-suite runs (2026-12-07) lost a worker to "Fatal Python error: Aborted" inside XLA's CPU compile
-# (backend_compile_and_load) while this test ran in a long-lived worker, with and without the persistent
-# cache; alone it passes (about 60 s): -m slow
-ATTACK_SLOW_XLA_ABORT = frozenset({"inception_v3"})
-
 REAL_SIZE_SLOW = frozenset({"inception_v3"})
