@@ -265,6 +265,7 @@ def test_hostile_input_is_one_line_and_writes_nothing(corpus, tmp_path, argv, me
     errors = _error_lines(done.stderr, command)
     assert done.returncode == 2 and len(errors) == 1, done.stderr[-3000:]
     assert message in errors[0], errors[0]
+    assert " object at 0x" not in errors[0], errors[0]  # no Python reprs ("<_io.BytesIO object at 0x...>")
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     assert not out.exists() or not any(out.iterdir())
     assert not (corpus / "pwned").exists()  # no pickle ran code

@@ -270,6 +270,7 @@ def attack_data(
     Raises:
       TypeError: ``source`` or a count (``n``, ``num_classes``, ``num_threads``, ``prefetch``) of the wrong
         type, naming the argument.
+      ValueError: path-only arguments given with a ``Dataset`` (they would be ignored), naming them.
     """
     if n is not None:
         check_count("n", n)
@@ -283,6 +284,13 @@ def attack_data(
             label_column=label_column, n=n,
         )
     elif isinstance(source, Dataset):
+        given = {"format": format != "auto", "labels": labels is not None, "subset": subset is not None,
+                 "split": split != "test", "layout": layout != "nhwc", "label_column": label_column is not None}
+        if any(given.values()):
+            raise ValueError(
+                f"path-only argument(s) given with a Dataset: {', '.join(name for name, set_ in given.items() if set_)}; "
+                "a Dataset is read as it is: open the path with sources.open_dataset(path, ...) or drop them"
+            )
         dataset = first_n(source, n)
     else:
         raise TypeError(f"source must be a path, an hf://datasets/... string or a Dataset (len, indexing and a "

@@ -74,7 +74,14 @@ def decode_image(source: str | PathLike | bytes, *, name: str | None = None) -> 
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as error:
         if isinstance(error, FileNotFoundError):
             raise
-        raise CorruptImageError(label, f"{type(error).__name__}: {error}") from error
+        raise CorruptImageError(label, _what_pil_said(error)) from error
+
+
+def _what_pil_said(error: BaseException) -> str:
+    """PIL's reason, without the repr of the file object it names ("<_io.BytesIO object at 0x...>")."""
+    if isinstance(error, UnidentifiedImageError):
+        return "UnidentifiedImageError: not a format PIL recognises (not an image, or its header is corrupt)"
+    return f"{type(error).__name__}: {error}"
 
 
 def load_image_brainscore(path: str | PathLike) -> Image.Image:
@@ -90,7 +97,7 @@ def load_image_brainscore(path: str | PathLike) -> Image.Image:
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         if isinstance(error, FileNotFoundError):
             raise
-        raise CorruptImageError(str(path), f"{type(error).__name__}: {error}") from error
+        raise CorruptImageError(str(path), _what_pil_said(error)) from error
 
 
 def _resample(interpolation: str) -> Image.Resampling:

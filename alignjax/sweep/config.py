@@ -294,6 +294,8 @@ def config_from_dict(data: dict[str, Any], base_dir: str | Path = ".") -> SweepC
 def load_config(path: str | Path) -> SweepConfig:
     """Reads a ``.toml`` or ``.py`` sweep config; errors name the file and the problem."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"sweep config {path} is a folder: give the .toml or .py file inside it")
     if not path.is_file():
         raise FileNotFoundError(f"sweep config {path} does not exist")
     if path.suffix == ".toml":

@@ -25,7 +25,6 @@ import fcntl
 import hashlib
 import io
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -33,33 +32,17 @@ from typing import Any
 import polars as pl
 
 from alignjax.errors import InputError
+from alignjax.files import atomic_write
 from alignjax.sweep.grid import STORE_FORMAT, Unit, safe_name
 from alignjax.sweep.tables import POINTS_SCHEMA, SUMMARY_SCHEMA
 
-TMP_MARK = ".tmp-"
-
-
-def fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Writes ``data`` to ``path`` via a temporary file in the same folder: write, fsync, rename, fsync."""
+    """Writes ``data`` to ``path`` whole or not at all (``files.atomic_write``: a unique temporary file in
+    the same folder, fsync, rename, fsync of the folder; the temporary is removed on any error, and a
+    full disk is an ``OSError`` naming ``path``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def parquet_bytes(frame: pl.DataFrame) -> bytes:
@@ -144,7 +127,7 @@ class Store:
         """Removes leftovers of a killed writer of this unit (temporary files) before it runs again."""
         for path in (self.points_path(unit), self.summary_path(unit)):
             if path.parent.is_dir():
-                for tmp in path.parent.glob(f".{path.name}{TMP_MARK}*"):
+                for tmp in path.parent.glob(f".{path.name}.*.tmp"):  # atomic_write's temporary names
                     tmp.unlink(missing_ok=True)
 
     def discard(self, unit: Unit) -> None:

@@ -65,3 +65,13 @@ def test_n_applies_to_a_dataset_as_to_a_path(npz):
     data = attack_data(dataset, n=4)
     np.testing.assert_array_equal(data.labels, attack_data(npz, n=4).labels)
     assert len(data.images) == 4 and data.dataset.description == "first 4 of six digits"
+
+
+def test_path_only_arguments_with_a_dataset_are_refused_not_ignored(npz):
+    with np.load(npz) as saved:
+        dataset = ArrayDataset(saved["x"], saved["y"], "six digits")
+    with pytest.raises(ValueError, match=r"^path-only argument\(s\) given with a Dataset: labels, layout; "):
+        attack_data(dataset, labels="labels.csv", layout="nchw")
+    with pytest.raises(ValueError, match=r"Dataset: split; "):
+        attack_data(dataset, split="train")
+    assert len(attack_data(dataset, split="test", format="auto").labels) == 6  # the defaults are fine

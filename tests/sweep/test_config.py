@@ -140,6 +140,9 @@ def test_shipped_configs_expand(capsys):
     assert "12 units" in capsys.readouterr().out
     assert main(["sweep", "missing.toml"]) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert main(["sweep", str(REPO_ROOT / "configs")]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder" in err and "Traceback" not in err
 
 
 def test_pools_expand_to_their_registry_models_and_explicit_entries_win():

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -90,13 +92,13 @@ def test_damaged_units_are_never_read_as_results(filled, damage, reason):
 def test_atomic_write_replaces_whole_files_and_leftovers_are_cleared(filled):
     store, units, _ = filled
     target = store.points_path(units[0])
-    leftover = target.with_name(f".{target.name}.tmp-99999")
+    leftover = target.with_name(f".{target.name}.k1ll3d.tmp")  # files.atomic_write's temporary name
     leftover.write_bytes(b"half a file from a killed writer")
     assert read_run(store.root).invalid.height == 0  # temporary names are never read
     store.clear_temporary(units[0])
     assert not leftover.exists()
     atomic_write_bytes(target, b"new")
-    assert target.read_bytes() == b"new" and not list(target.parent.glob(".*tmp-*"))
+    assert target.read_bytes() == b"new" and not list(target.parent.glob(".*.tmp"))
 
 
 def test_claim_is_exclusive_between_processes(filled):
@@ -149,3 +151,18 @@ def test_progress_reports_units_points_rate_and_eta(tmp_path, monkeypatch):
     assert events[1]["eta_seconds"] == pytest.approx((192 - 72) / 7.2, abs=0.1)
     assert events[2]["units_done"] == 2 and events[2]["points_done"] == 96
     assert pl.DataFrame(events)["process"].to_list() == [0] * 4
+
+
+def test_a_full_disk_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    target = tmp_path / "unit" / "points.parquet"
+    atomic_write_bytes(target, b"old")
+
+    def full_disk(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    with pytest.raises(OSError, match="points.parquet") as info:
+        atomic_write_bytes(target, b"new")
+    assert info.value.errno == errno.ENOSPC
+    monkeypatch.undo()
+    assert target.read_bytes() == b"old" and sorted(p.name for p in target.parent.iterdir()) == ["points.parquet"]
