@@ -101,6 +101,14 @@ def _library_step(norm, eps, x, x_adv, x_prev, grad, step_size, momentum):
 # ---------------------------------------------------------------- APGD: one step, no model
 
 
+def _two_steps_are(x1, x2, norm, eps, x, x0, grads, step) -> None:
+    """The first step (momentum weight 1, from x0) gives exactly ``x1`` and the second (0.75) ``x2``, both in
+    the NumPy mirror of the reference and in the library's compiled step."""
+    for step_fn in (_apgd_step, _library_step):
+        np.testing.assert_array_equal(step_fn(norm, eps, x, x0, x0, grads[0], step, 1.0), x1)
+        np.testing.assert_array_equal(step_fn(norm, eps, x, x1, x0, grads[1], step, 0.75), x2)
+
+
 def test_linf_step_by_hand():
     """Two Linf steps (momentum 1, then 0.75) with a given gradient: eps-ball and box clipping,
     sign(0) = 0, a per-row step size (row 1 as after one halving), an interior momentum point."""
@@ -116,11 +124,7 @@ def test_linf_step_by_hand():
     # Row 1 (step 0.25): p00 pushes past the ball twice, 0.75 + 0.25·0.25 = 0.8125 -> clipped to 0.75.
     x1 = np.array([[0.75, 1.0, 0.0, 0.25], [0.75, 0.0, 0.5, 1.0]], F32)
     x2 = np.array([[0.40625, 1.0, 0.125, 0.0625], [0.75, 0.125, 0.375, 0.8125]], F32)
-    np.testing.assert_array_equal(_apgd_step("Linf", eps, x, x0, x0, grad0, step, 1.0), x1)
-    np.testing.assert_array_equal(_apgd_step("Linf", eps, x, x1, x0, grad1, step, 0.75), x2)
-
-    np.testing.assert_array_equal(_library_step("Linf", eps, x, x0, x0, grad0, step, 1.0), x1)
-    np.testing.assert_array_equal(_library_step("Linf", eps, x, x1, x0, grad1, step, 0.75), x2)
+    _two_steps_are(x1, x2, "Linf", eps, x, x0, (grad0, grad1), step)
 
     # the expectations discriminate: a wrong step size, no momentum or swapped weights differ
     assert not np.array_equal(_apgd_step("Linf", eps, x, x0, x0, grad0, step / 2, 1.0), x1)
@@ -149,11 +153,7 @@ def test_l2_step_by_hand():
     #   (1, 0, 1, 0.25). Then p11: 0.25 + 1 -> 0.5 + 0.5 = 1; 0.25 + 0.75·0.75 + 0.25·(0.25 - 0.5) = 0.75.
     x1 = np.stack([x[0] + 0.25 * s, np.array([1.0, 0.0, 1.0, 0.25], F32)])
     x2 = np.stack([x[0] - 0.09375 * s, np.array([1.0, 0.0, 1.0, 0.75], F32)])
-    np.testing.assert_array_equal(_apgd_step("L2", eps, x, x0, x0, grad0, step, 1.0), x1)
-    np.testing.assert_array_equal(_apgd_step("L2", eps, x, x1, x0, grad1, step, 0.75), x2)
-
-    np.testing.assert_array_equal(_library_step("L2", eps, x, x0, x0, grad0, step, 1.0), x1)
-    np.testing.assert_array_equal(_library_step("L2", eps, x, x1, x0, grad1, step, 0.75), x2)
+    _two_steps_are(x1, x2, "L2", eps, x, x0, (grad0, grad1), step)
 
     assert not np.array_equal(_apgd_step("L2", eps, x, x1, x0, grad1, step / 2, 0.75), x2)
     assert not np.array_equal(_apgd_step("L2", eps, x, x1, x0, grad1, step, 1.0), x2)

@@ -136,7 +136,7 @@ def test_a_checkouts_cue_conflict_trials_are_the_shipped_ones(tmp_path):
     assert read.schema == human_trials.CUE_CONFLICT_SCHEMA
     assert read.equals(human_trials.load_cue_conflict_trials())
     folder = human_trials.raw_data_folder(tmp_path) / "cue-conflict"
-    csv = sorted(folder.glob("*.csv"))[0]
+    csv = min(folder.glob("*.csv"))
     csv.write_text(csv.read_text().replace("bird3-bird2", "bird3", 1))  # an image name without its texture
     with pytest.raises(ValueError, match=r"1 cue-conflict image name\(s\) do not parse"):
         human_trials.read_cue_conflict_trials(tmp_path)
