@@ -127,8 +127,10 @@ class Store:
         """Removes leftovers of a killed writer of this unit (temporary files) before it runs again."""
         for path in (self.points_path(unit), self.summary_path(unit)):
             if path.parent.is_dir():
-                for tmp in path.parent.glob(f".{path.name}.*.tmp"):  # atomic_write's temporary names
-                    tmp.unlink(missing_ok=True)
+                # atomic_write's temporary names, and those of stores written before 2026-12-07
+                for pattern in (f".{path.name}.*.tmp", f".{path.name}.tmp-*"):
+                    for tmp in path.parent.glob(pattern):
+                        tmp.unlink(missing_ok=True)
 
     def discard(self, unit: Unit) -> None:
         """Deletes a unit's result files (used for invalid ones before recomputing)."""

@@ -93,10 +93,12 @@ def test_atomic_write_replaces_whole_files_and_leftovers_are_cleared(filled):
     store, units, _ = filled
     target = store.points_path(units[0])
     leftover = target.with_name(f".{target.name}.k1ll3d.tmp")  # files.atomic_write's temporary name
-    leftover.write_bytes(b"half a file from a killed writer")
+    older = target.with_name(f".{target.name}.tmp-99999")  # the name stores used before
+    for path in (leftover, older):
+        path.write_bytes(b"half a file from a killed writer")
     assert read_run(store.root).invalid.height == 0  # temporary names are never read
     store.clear_temporary(units[0])
-    assert not leftover.exists()
+    assert not leftover.exists() and not older.exists()
     atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"new" and not list(target.parent.glob(".*.tmp"))
 
