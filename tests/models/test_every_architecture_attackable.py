@@ -1,9 +1,10 @@
-"""Every registered architecture can be attacked: AutoAttack's four standard attacks run on it under
-the cascade's jit, and its input gradient at its real input size is finite and non-zero.
+"""Every registered architecture can be attacked: what the attacks compile of it (clean pass, input
+gradient, FAB's Jacobian) works under jit, AutoAttack's four standard attacks run on it under the
+cascade's jit, and its input gradient at its real input size is finite and non-zero.
 
 Why: ``jax.grad`` of a model can work eagerly and still fail under ``jax.jit`` (a ``reduce_window``
 with a traced init value has no reverse rule there: every CIFAR model failed that way, issue 8), and
-nothing but an attack run under jit shows it. Each architecture of ``ARCHITECTURES`` needs an entry in
+nothing but a jitted gradient shows it. Each architecture of ``ARCHITECTURES`` needs an entry in
 ``SMALL`` and ``REAL_INPUT`` below: registering an architecture without one fails
 ``test_every_registered_architecture_has_an_entry`` (and its parametrised cases), so a new
 architecture cannot reach CI untested.
