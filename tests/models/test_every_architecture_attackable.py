@@ -116,11 +116,26 @@ REAL_INPUT: dict[str, tuple[int, int, int]] = {
 # the largest variants: their full-size gradient check runs with -m slow (their family's smaller ones by default)
 REAL_SIZE_SLOW = frozenset(families.collect("REAL_SIZE_SLOW")) | {
     "convnext_small", "convnext_base",  # convnext_tiny's blocks at real size, 30 s each (tiny: 16 s)
-    "resnet101", "resnet152",  # resnet50's bottlenecks at real size, deeper
+    "resnet34",  # resnet18's basic blocks at real size, deeper
+    "resnet101", "resnet152", "wide_resnet50_2",  # resnet50's bottlenecks at real size, deeper or wider
+    "wrn_34_10", "wrn_70_16",  # wrn_28_10's blocks at real size, deeper and wider
+    "dm_wrn_70_16",  # dm_wrn_28_10's blocks at real size, deeper and wider
+    # vit_small_patch16_224's encoder at 224 (patch 16, 197 tokens), wider; the distilled DeiT stays
+    "vit_base_patch16_224", "deit_tiny_patch16_224", "deit_small_patch16_224", "deit_base_patch16_224",
 }
-# variants whose small model is the same program as a sibling's (same blocks, the family's SMALL options
-# override every size): their small-model checks add nothing but CI time, so they run with -m slow
-ATTACK_SLOW = frozenset(families.collect("ATTACK_SLOW"))
+# variants whose small model is the same program as a sibling's that runs by default (same blocks, the
+# SMALL options override every size; at most a constant differs: normalisation statistics, LayerNorm eps):
+# their small-model checks add nothing but CI time, so they run with -m slow
+ATTACK_SLOW = frozenset(families.collect("ATTACK_SLOW")) | {
+    "resnet34",  # resnet18's
+    "resnet101", "resnet152",  # resnet50's
+    "wrn_34_10", "wrn_70_16",  # wrn_28_10's
+    "dm_wrn_70_16",  # dm_wrn_28_10's
+    "vit_base_patch16_224",  # vit_small_patch16_224's
+    "deit_tiny_patch16_224", "deit_small_patch16_224", "deit_base_patch16_224",  # the same, ImageNet mean/std
+    "convnext_small", "convnext_base", "convnext_large", "convnext_xlarge",  # convnext_tiny's
+    "convnext_xxlarge",  # convnext_tiny's, LayerNorm eps 1e-5 and CLIP mean/std (test_convnext.py: against timm)
+}
 # the architectures whose small models run the four attacks by default (every other one with -m slow):
 # one of each kind of program, chosen for cheap compiles
 ATTACK_DEFAULT = frozenset({
