@@ -1,6 +1,8 @@
-"""A hostile corpus through the real command line: each case runs ``python -m alignjax.cli`` as a
-subprocess and must exit with status 2, print exactly one ``alignjax <command>: error:`` line naming the
-problem, raise nothing (no ``Traceback``) and leave nothing in ``--out``.
+"""A hostile corpus through the real command line: each case runs ``alignjax.cli.main(argv)`` and must
+exit with status 2, print exactly one ``alignjax <command>: error:`` line naming the problem, raise
+nothing (no ``Traceback``) and leave nothing in ``--out``. One case of each kind (``AS_SUBPROCESS``) also
+runs as a ``python -m alignjax.cli`` subprocess, so that the real process's exit status and stderr are
+checked too.
 
 Every input is generated here, small, in one module-scoped folder (nothing large is committed): damaged
 ``.npz`` and parquet files, images with NaN, inf or out-of-range values, wrong ranks and layouts, labels
@@ -8,8 +10,8 @@ of the wrong dtype or range (2**40 and other values beyond int32 that a cast wou
 classes), x/y length mismatches, empty and corrupt image folders, faulty labels CSVs, bad flags and eps
 strings, pickles and torch zips whose unpickling would run ``os.system`` (built by hand, no torch), lying
 safetensors headers, outputs that cannot be written, and a folder where a file is expected. Each case
-fails before anything is compiled but the model's one probing forward pass, so the module costs about
-the jax import of each subprocess.
+fails before anything is compiled but the model's one probing forward pass; a subprocess costs about 2 s
+of jax import, a call of ``main`` milliseconds.
 
 A full disk is simulated with ``RLIMIT_FSIZE`` in the child (Python ignores SIGXFSZ, so a write beyond
 the limit fails with EFBIG): the run stops with one line, and a rerun with room on the same ``--out``
@@ -21,6 +23,7 @@ Python API; a labels CSV row naming a missing file is counted on the run's ``dat
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -254,14 +257,37 @@ CASES: dict[str, tuple[list[str], str]] = {
 COMMANDS = ("convert", "analyze", "sweep", "align", "models", "results", "crosscheck")
 
 
-@pytest.mark.parametrize(("argv", "message"), CASES.values(), ids=CASES.keys())
-def test_hostile_input_is_one_line_and_writes_nothing(corpus, tmp_path, argv, message):
+# the cases that also run as `python -m alignjax.cli` subprocesses: one of each kind of failure
+AS_SUBPROCESS = ("npz of random bytes", "parquet with a corrupt first image", "labels 2**40 (beyond int32)",
+                 "a folder as the weights", "an unknown flag", "legacy torch file calling os.system",
+                 "convert a pickle calling os.system", "safetensors header of nested brackets")
+
+
+def _in_process(argv: list[str], cwd: Path, capsys, monkeypatch) -> subprocess.CompletedProcess:
+    """``alignjax.cli.main(argv)`` in ``cwd``, as a finished process: argparse's exit status is caught,
+    any other exception escapes (and fails the test with its traceback)."""
+    monkeypatch.chdir(cwd)
+    capsys.readouterr()
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # argparse: usage, then exit status 2
+        code = stop.code
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(["alignjax", *argv], code, captured.out, captured.err)
+
+
+@pytest.mark.parametrize(("argv", "message", "how"), [
+    *(pytest.param(argv, message, "main", id=name) for name, (argv, message) in CASES.items()),
+    *(pytest.param(*CASES[name], "subprocess", id=f"{name} (subprocess)") for name in AS_SUBPROCESS),
+])
+def test_hostile_input_is_one_line_and_writes_nothing(corpus, tmp_path, argv, message, how, capsys, monkeypatch):
     out = tmp_path / "out"
     command, argv = (argv[0], argv[1:]) if argv[0] in COMMANDS else ("attack", argv)
     argv = [str(out) if arg == OUT else arg for arg in argv]
     if command == "attack" and "--out" not in argv:
         argv = [*argv, "--out", str(out)]
-    done = _cli([command, *argv], corpus)
+    run = _cli if how == "subprocess" else functools.partial(_in_process, capsys=capsys, monkeypatch=monkeypatch)
+    done = run([command, *argv], corpus)
     errors = _error_lines(done.stderr, command)
     assert done.returncode == 2 and len(errors) == 1, done.stderr[-3000:]
     assert message in errors[0], errors[0]
