@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from alignjax.errors import InputError
+from alignjax.models import module_logits
 from alignjax.types import call_model
 
 # alignjax architecture name -> timm model name (same state-dict layout as the alignjax converter reads)
@@ -97,9 +98,8 @@ def import_timm() -> Any:
 
 
 def module_of(logits_fn: Any) -> Any:
-    """The Flax module behind ``logits_fn_for(module)`` (``module.apply`` or a partial of it), else None."""
-    bound = getattr(logits_fn, "func", logits_fn)
-    return getattr(bound, "__self__", None)
+    """The Flax module behind ``logits_fn_for(module)`` (or ``module.apply``, or a partial of it), else None."""
+    return module_logits.module_of(logits_fn)
 
 
 def _normalized(model: Any, mean: Any, std: Any) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import jax
 import numpy as np
 from safetensors.numpy import load_file
 
+from alignjax.models.module_logits import logits_fn_for
 from alignjax.models.small_cnn import SmallCNN
 from alignjax.types import LogitsFn
 
@@ -56,10 +56,4 @@ def load_embedded(path: str | Path | None = None) -> tuple[LogitsFn, dict[str, A
             f"embedded weights not found at {path}; reinstall alignjax or run scripts/train_digits_cnn.py"
         )
     variables = unflatten(load_file(str(path)))
-    model = SmallCNN()
-    logits_fn = functools.partial(_apply, model)
-    return logits_fn, jax.tree.map(np.asarray, variables)
-
-
-def _apply(model: SmallCNN, variables: dict[str, Any], x: jax.Array) -> jax.Array:
-    return model.apply(variables, x)
+    return logits_fn_for(SmallCNN()), jax.tree.map(np.asarray, variables)

@@ -23,6 +23,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from alignjax.models.module_logits import ModuleLogits, module_of
 from alignjax.types import Images, Key, Logits, Params
 
 PRECISIONS = {"fp32": jnp.float32, "bf16": jnp.bfloat16}
@@ -52,7 +53,12 @@ class ComputeDtypeLogitsFn:
 
 def _rebuilt_in(logits_fn: Any, dtype: Any) -> Any:
     """The same logits function around a clone of its Flax module with compute ``dtype``, where the
-    function is ``module.apply`` (possibly in a ``functools.partial``) or holds ``.module``; else itself."""
+    function is a ``ModuleLogits``, ``module.apply`` (possibly in a ``functools.partial``) or holds
+    ``.module``; else itself."""
+    if isinstance(logits_fn, ModuleLogits):
+        if not hasattr(logits_fn.module, "dtype"):
+            return logits_fn
+        return dataclasses.replace(logits_fn, module=logits_fn.module.clone(dtype=dtype))
     if hasattr(logits_fn, "module") and isinstance(logits_fn.module, nn.Module) and hasattr(logits_fn.module, "dtype"):
         clone = dataclasses.replace(logits_fn) if dataclasses.is_dataclass(logits_fn) else None
         if clone is None:
@@ -60,8 +66,7 @@ def _rebuilt_in(logits_fn: Any, dtype: Any) -> Any:
             clone.__dict__.update(logits_fn.__dict__)
         clone.module = logits_fn.module.clone(dtype=dtype)
         return clone
-    inner = logits_fn.func if isinstance(logits_fn, functools.partial) else logits_fn
-    module = getattr(inner, "__self__", None)
+    module = module_of(logits_fn)
     if not (isinstance(module, nn.Module) and hasattr(module, "dtype")):
         return logits_fn
     apply = module.clone(dtype=dtype).apply

@@ -9,14 +9,13 @@ shape would fit when the default does not. ``load_weights_for_arch`` is what ``a
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from alignjax.models.module_logits import logits_fn_for
 from alignjax.models.registry import architecture_input_shape, build_architecture
 from alignjax.weights.errors import CheckpointMismatchError
 from alignjax.weights.metadata import check_rebuild, infer_num_classes, jsonable, module_config, read_record
@@ -141,10 +140,3 @@ def load_weights_for_arch(
             "input_shape": list(shape), "module_config": module_config(module), "record": record is not None,
             "notes": notes}
     return logits_fn_for(module), variables, info
-
-
-def logits_fn_for(module: Any) -> Callable[[Any, Any], Any]:
-    """``partial(module.apply, train=False)`` when the module takes ``train``, else ``module.apply``."""
-    if "train" in inspect.signature(type(module).__call__).parameters:
-        return functools.partial(module.apply, train=False)
-    return module.apply

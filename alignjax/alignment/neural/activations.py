@@ -32,6 +32,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from alignjax.models import module_logits
+
 ROOT_CALL = "__call__"
 
 
@@ -106,10 +108,9 @@ def _walk(tree: dict, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]
 
 
 def module_of(logits_fn: Any) -> nn.Module:
-    """The Flax module behind ``module.apply`` or ``partial(module.apply, ...)`` (what loaders return)."""
-    function = logits_fn.func if isinstance(logits_fn, functools.partial) else logits_fn
-    owner = getattr(function, "__self__", None)
-    if not isinstance(owner, nn.Module):
+    """The Flax module behind what loaders return (``alignjax.models.module_logits.module_of``)."""
+    owner = module_logits.module_of(logits_fn)
+    if owner is None:
         raise TypeError(f"cannot find the Flax module behind {logits_fn!r}; pass the module itself")
     return owner
 
