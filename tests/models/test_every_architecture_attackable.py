@@ -12,9 +12,9 @@ architecture cannot reach CI untested.
 - ``test_small_model_under_jit`` (every architecture but ``ATTACK_SLOW``'s): the architecture's
   registered builder with small widths/depths (``SMALL``: same blocks, same code paths, fewer and
   narrower), random weights and BatchNorm statistics, 4 random images labelled with its own
-  predictions. Checked under ``jax.jit``, with XLA's default optimisations: the engine's compiled clean
-  pass; the cross-entropy input gradient, finite and non-zero at every point (what APGD, targeted FAB
-  and the checks differentiate); untargeted FAB's logit-difference Jacobian (``vmap`` of the model's
+  predictions. Checked under ``jax.jit``, with XLA's default optimisations: the clean pass and the
+  cross-entropy input gradient (one program), the gradient finite and non-zero at every point (what APGD,
+  targeted FAB and the checks differentiate); untargeted FAB's logit-difference Jacobian (``vmap`` of the model's
   pullback over classes, the batching rule stacked runs need too), finite, zero in the own class'
   row, and consistent with the gradient: their softmax-weighted sum is the cross-entropy gradient.
 - ``test_attacks_run_under_the_cascade_jit``: the same small models, then APGD-CE, APGD-T, FAB-T and
@@ -22,9 +22,9 @@ architecture cannot reach CI untested.
   attack runs on every point through the engine's compiled programs. Checked: every attack finishes;
   adversarial points lie in the Linf ball and in [0, 1], points counted robust come back unchanged,
   points counted broken are misclassified; the white-box attacks break at least one point at this
-  large radius. By default for one architecture of each kind of program (``ATTACK_DEFAULT``: a
-  BatchNorm CNN, recurrence, attention, the VOneBlock front end; the digits CNN is attacked by the
-  parity tests); every other architecture with ``-m slow``. The model-specific part of an attack program
+  large radius. By default for two architectures (``ATTACK_DEFAULT``): VOneResNet-50 (the VOneBlock
+  front end on ResNet-50's BatchNorm bottlenecks) and a CLIP ViT (attention); the digits CNN is attacked
+  by the parity tests, every other architecture with ``-m slow``. The model-specific part of an attack program
   is the model's forward pass and its gradient under jit, which the test above checks for every
   architecture; the rest of the program is the same for all models.
 - ``test_input_gradient_at_real_size``: the builder's default (full-size) model at its real input
@@ -36,7 +36,8 @@ CI cost and stability. No ``jax_disable_most_optimizations`` and no persistent c
 with either, a worker of the full suite segfaulted or aborted inside jaxlib while compiling or caching
 this module's programs (2026-12-07: four full runs, torch 2.13 CPU and 2.14 alike, never when the
 module ran alone). Running the four attacks on every architecture made this module about 33
-CPU-minutes of the suite; the per-architecture jit checks bring it to about 15.
+CPU-minutes of the suite; the per-architecture jit checks brought it to about 15, and leaving variants
+whose programs a sibling already compiles to ``-m slow`` (``ATTACK_SLOW``, ``REAL_SIZE_SLOW``) to about 10.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from alignjax.attacks.engine.cascade import clean_predictions
 from alignjax.attacks.fab import _logit_differences
 from alignjax.attacks.losses import cross_entropy
 from alignjax.models import ARCHITECTURES, build_architecture
+from alignjax.models.module_logits import logits_fn_for
 from tests.models import families
 from tests.models.random_variables import random_variables
 
@@ -137,11 +139,11 @@ ATTACK_SLOW = frozenset(families.collect("ATTACK_SLOW")) | {
     "convnext_xxlarge",  # convnext_tiny's, LayerNorm eps 1e-5 and CLIP mean/std (test_convnext.py: against timm)
 }
 # the architectures whose small models run the four attacks by default (every other one with -m slow):
-# one of each kind of program, chosen for cheap compiles
+# a convolutional and an attention network, chosen for cheap compiles
 ATTACK_DEFAULT = frozenset({
-    "resnet50",  # BatchNorm (eval mode), bottleneck blocks, strided shortcuts
-    "cornet_s",  # recurrence: one block applied several times with per-time BatchNorm
-    "voneresnet50",  # the VOneBlock: fixed Gabor filters, simple and complex cells
+    # the VOneBlock (fixed Gabor filters, simple and complex cells) on ResNet-50's back end: BatchNorm
+    # (eval mode), bottleneck blocks, strided shortcuts
+    "voneresnet50",
     "vit_base_patch32_clip_224",  # attention, LayerNorm, class token, CLIP's pre-norm
 })
 # small random-weight models too insensitive to their input for 3 attack steps to flip a point (their
@@ -172,20 +174,27 @@ def test_every_registered_architecture_has_an_entry():
 
 
 def _logits_fn(module):
-    return functools.partial(module.apply, train=False)
+    """What ``alignjax.models.load`` gives: equal modules, one function (the engine's compiled programs
+    of an architecture's small model are shared by the tests that build it)."""
+    return logits_fn_for(module)
 
 
 def _linf(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a - b).reshape(len(a), -1).max(axis=1)
 
 
-def small_model(arch: str):
-    """The architecture's small model: (logits function, variables, 4 images, labels = its predictions)."""
+def small_model_and_images(arch: str):
+    """The architecture's small model and 4 random images: (logits function, variables, images)."""
     options, shape = SMALL[arch]
     module = build_architecture(arch, num_classes=10, **options)
     variables = random_variables(module, shape, seed=0)
-    logits_fn = _logits_fn(module)
     x = np.random.default_rng(1).uniform(size=(N_POINTS, *shape)).astype(np.float32)
+    return _logits_fn(module), variables, x
+
+
+def small_model(arch: str):
+    """The architecture's small model: (logits function, variables, 4 images, labels = its predictions)."""
+    logits_fn, variables, x = small_model_and_images(arch)
     y = predict(logits_fn, variables, x).argmax(axis=1).astype(np.int32)
     return logits_fn, variables, x, y
 
@@ -199,12 +208,15 @@ def predict(logits_fn, variables, images: np.ndarray) -> np.ndarray:
     "arch", [pytest.param(a, marks=pytest.mark.slow) if a in ATTACK_SLOW else a for a in sorted(ARCHITECTURES)]
 )
 def test_small_model_under_jit(arch):
-    logits_fn, variables, x, y = small_model(arch)
+    logits_fn, variables, x = small_model_and_images(arch)
 
-    def loss(images, labels):
-        return jnp.sum(cross_entropy(logits_fn(variables, images), labels))
+    def loss(images):  # labelled with the model's own predictions (all clean-correct, as in an attack)
+        logits = logits_fn(variables, images)
+        labels = jnp.argmax(jax.lax.stop_gradient(logits), axis=1)
+        return jnp.sum(cross_entropy(logits, labels)), (logits, labels)
 
-    grad = np.asarray(jax.jit(jax.grad(loss))(x, y))
+    grad, (logits, y) = jax.jit(jax.grad(loss, has_aux=True))(x)
+    grad, logits, y = np.asarray(grad), np.asarray(logits), np.asarray(y)
     assert np.isfinite(grad).all(), f"{arch}: non-finite input gradient under jit"
     per_point = np.abs(grad).reshape(N_POINTS, -1).max(axis=1)
     assert (per_point > 0).all(), f"{arch}: zero input gradient under jit for points {np.flatnonzero(per_point == 0)}"
@@ -219,7 +231,7 @@ def test_small_model_under_jit(arch):
     scale = np.abs(dg).max()
     assert scale > 0, f"{arch}: zero Jacobian"
     np.testing.assert_allclose(dg[np.arange(N_POINTS), y], 0.0, atol=1e-5 * scale)
-    probabilities = np.asarray(jax.nn.softmax(predict(logits_fn, variables, x)), np.float64)
+    probabilities = np.asarray(jax.nn.softmax(logits), np.float64)
     np.testing.assert_allclose(np.einsum("nk,nkd->nd", probabilities, dg), grad.reshape(N_POINTS, -1),
                                rtol=0, atol=1e-4 * scale)
 
