@@ -36,6 +36,31 @@ def test_attack_on_the_embedded_model_writes_results(tmp_path, capsys):
     assert main(["attack", *CHEAP, "--out", str(out), "--overwrite"]) == 0
 
 
+VERSIONS = {  # version -> its attacks, in the order they run
+    "standard": ["apgd-ce", "apgd-t", "fab-t", "square"],
+    "plus": ["apgd-ce", "apgd-dlr", "fab", "square", "apgd-t", "fab-t"],
+    "rand": ["apgd-ce", "apgd-dlr"],
+    "paper": ["apgd-ce", "apgd-t", "fab-t", "square"],
+}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_version_runs_on_the_embedded_model(version, tmp_path):
+    """Each version end to end at a reduced budget (``tests/attacks/test_real_cifar_resnet18.py`` runs
+    them on a real CIFAR-10 ResNet-18; ``tests/crosscheck/test_settings.py`` checks their settings)."""
+    out = tmp_path / version
+    argv = ["attack", "--version", version, "--n", "12", "--batch-size", "12", "--n-iter", "2", "--n-queries", "5",
+            "--n-restarts", "1", "--eps", "0.3", "--no-progress", "--out", str(out)]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    points = pl.read_parquet(out / "points.parquet")
+    assert [a["name"] for a in summary["attacks"]] == VERSIONS[version]
+    assert points.height == 12 and (points["perturbation_norm"] <= 0.3 * (1 + 1e-5)).all()
+    broken = points.filter(~pl.col("robust") & (pl.col("broken_by") != "clean"))
+    assert broken.height > 0, "eps 0.3 breaks some digits even at this budget"
+    assert (broken["adv_prediction"] != broken["label"]).all()
+
+
 def test_bring_your_own_model_and_data(tmp_path):
     test = digits_split("test")
     data = tmp_path / "digits.npz"

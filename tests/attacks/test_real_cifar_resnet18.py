@@ -132,15 +132,18 @@ def test_standard_version_full_matches_pyautoattack(photos, tmp_path):
 
 @pytest.mark.parametrize(
     "version",
-    [["plus"], ["rand"], ["paper"], ["custom", "--attacks", "fab,apgd-dlr"]],
+    [pytest.param(["plus"], marks=pytest.mark.slow), ["rand"], pytest.param(["paper"], marks=pytest.mark.slow),
+     ["custom", "--attacks", "fab,apgd-dlr"]],
     ids=lambda v: v[0],
 )
 def test_every_version_attacks_the_real_model(photos, tmp_path, version, xla_cache):
     """The CLI with the other versions (``standard`` is the CLI run of
     ``test_standard_version_reduced_matches_pyautoattack``) on three points, 2 iterations, 5 queries,
-    1 restart. Each CLI run builds a new logits function,
-    so jit would recompile the attack configs the versions share at these budgets; the persistent
-    compilation cache reads them back, and XLA's optimisations are off (tiny runs, faster compiles)."""
+    1 restart. The persistent compilation cache reads back the programs of attack configs the versions
+    share at these budgets, and XLA's optimisations are off (tiny runs, faster compiles). ``plus`` (six
+    attacks, 80 CPU-seconds) and ``paper`` run with ``-m slow``: every version runs on the embedded model
+    by default (``tests/test_cli.py``), and the attacks of both on this model are those of ``standard``,
+    ``rand`` and ``custom`` here."""
     x, y, _ = photos
     small = tmp_path / "three.npz"
     np.savez(small, x=x[:3], y=y[:3])
