@@ -29,7 +29,9 @@ class Model:
     ``apply`` is the pure logits function: ``apply(params, x)``, or, when ``stochastic`` (VOneResNet-50
     with its noise on, for ``version='rand'``), ``apply(params, x, key=key)`` with a fresh key for every
     forward pass. Calling a deterministic model with a key ignores it; calling a stochastic one without a
-    key is refused. Frozen and hashable (by ``apply``'s identity), so compiled programs are cached per model.
+    key is refused. Frozen and hashable (by ``apply``'s hash), so compiled programs are cached per model; the
+    loaders' ``apply`` (``alignjax.models.module_logits.ModuleLogits``) compares by its Flax module's value,
+    so a model loaded again reuses them.
     """
 
     apply: Callable[..., Logits]
