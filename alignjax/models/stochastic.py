@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from alignjax.models.module_logits import ModuleLogits
 from alignjax.types import Images, Key, Logits, Params, call_model  # noqa: F401  (re-export)
 
 
@@ -23,3 +24,15 @@ class StochasticLogitsFn:
 
     def __call__(self, params: Params, x: Images, key: Key) -> Logits:
         return self.module.apply(params, x, train=False, rngs={self.rng_name: key})
+
+    def _key(self) -> tuple[Any, ...]:
+        return ModuleLogits(self.module)._key(), self.rng_name
+
+    def __eq__(self, other: object) -> bool:
+        """Equal modules and noise stream: one function (compiled programs are shared, as ``ModuleLogits``)."""
+        if not isinstance(other, StochasticLogitsFn):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())

@@ -15,6 +15,7 @@ from alignjax.models import build_architecture, load_embedded
 from alignjax.models.module_logits import ModuleLogits, logits_fn_for, module_of
 from alignjax.models.precision import with_compute_dtype
 from alignjax.models.small_cnn import SmallCNN
+from alignjax.models.stochastic import StochasticLogitsFn
 from tests.models.random_variables import random_variables
 
 
@@ -41,6 +42,14 @@ def test_equal_modules_give_equal_functions_and_different_ones_do_not():
     assert resnet == logits_fn_for(build_architecture("resnet18", num_classes=10))
     assert resnet != logits_fn_for(build_architecture("resnet18", num_classes=11))
     assert ModuleLogits(SmallCNN(), eval_mode=False) != ModuleLogits(SmallCNN(), eval_mode=True)
+
+
+def test_stochastic_functions_of_equal_modules_are_equal():
+    vone = build_architecture("voneresnet50", num_classes=10, noise_mode="neuronal")
+    same = StochasticLogitsFn(build_architecture("voneresnet50", num_classes=10, noise_mode="neuronal"))
+    assert StochasticLogitsFn(vone) == same and hash(StochasticLogitsFn(vone)) == hash(same)
+    assert StochasticLogitsFn(vone) != StochasticLogitsFn(vone, rng_name="other")
+    assert StochasticLogitsFn(vone) != StochasticLogitsFn(build_architecture("voneresnet50", num_classes=11))
 
 
 def test_calls_the_module_as_its_apply_does():
