@@ -21,11 +21,36 @@ from typing import Any
 
 from flax import linen as nn
 
-__all__ = ["ModuleLogits", "logits_fn_for", "module_of"]
+__all__ = ["ComparedByKey", "ModuleLogits", "logits_fn_for", "module_key", "module_of"]
+
+
+def module_key(module: Any) -> tuple[Any, ...]:
+    """What identifies a module's computation: its value (Flax modules compare and hash by their fields),
+    or its identity when a field does not hash (an array)."""
+    try:
+        hash(module)
+    except TypeError:
+        return type(module), id(module)
+    return type(module), module
+
+
+class ComparedByKey:
+    """Equality and hashing by ``self._key()`` between objects of the same type."""
+
+    def _key(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class ModuleLogits:
+class ModuleLogits(ComparedByKey):
     """``module.apply(variables, x)``, with ``train=False`` when ``eval_mode`` (modules that take ``train``).
 
     Equal (and equally hashed) when the modules are equal; a module with an unhashable field (an array)
@@ -41,19 +66,7 @@ class ModuleLogits:
         return self.module.apply(variables, x)
 
     def _key(self) -> tuple[Any, ...]:
-        try:
-            hash(self.module)
-        except TypeError:  # compared by identity
-            return type(self.module), id(self.module), self.eval_mode
-        return type(self.module), self.module, self.eval_mode
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ModuleLogits):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
+        return module_key(self.module), self.eval_mode
 
 
 def logits_fn_for(module: nn.Module) -> ModuleLogits:

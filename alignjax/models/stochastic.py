@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from alignjax.models.module_logits import ModuleLogits
+from alignjax.models.module_logits import ComparedByKey, module_key
 from alignjax.types import Images, Key, Logits, Params, call_model  # noqa: F401  (re-export)
 
 
-class StochasticLogitsFn:
+class StochasticLogitsFn(ComparedByKey):
     """``module.apply(params, x, train=False, rngs={rng_name: key})`` with ``stochastic = True``."""
 
     stochastic = True
@@ -25,14 +25,5 @@ class StochasticLogitsFn:
     def __call__(self, params: Params, x: Images, key: Key) -> Logits:
         return self.module.apply(params, x, train=False, rngs={self.rng_name: key})
 
-    def _key(self) -> tuple[Any, ...]:
-        return ModuleLogits(self.module)._key(), self.rng_name
-
-    def __eq__(self, other: object) -> bool:
-        """Equal modules and noise stream: one function (compiled programs are shared, as ``ModuleLogits``)."""
-        if not isinstance(other, StochasticLogitsFn):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
+    def _key(self) -> tuple[Any, ...]:  # equal modules and noise stream: one function, as ``ModuleLogits``
+        return module_key(self.module), self.rng_name
