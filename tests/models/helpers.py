@@ -246,6 +246,64 @@ def flax_logits(module: Any, variables: Mapping[str, Any], x_nhwc: np.ndarray) -
     return np.asarray(jax.jit(lambda v, x: module.apply(v, x, train=False))(variables, x_nhwc))
 
 
+def _readout_weights(classes: int, xp: Any = np) -> Any:
+    """The fixed linear read-out of the logits whose input gradient is compared: weights -1 .. 1."""
+    return xp.linspace(-1.0, 1.0, classes, dtype=xp.float32)
+
+
+def flax_logits_and_input_gradient(
+    module: Any, variables: Mapping[str, Any], x_nhwc: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Eval-mode logits and the input gradient of ``_readout_weights`` . logits, one jitted program."""
+    import jax.numpy as jnp
+
+    def readout(images, variables):
+        logits = module.apply(variables, images, train=False)
+        return jnp.sum(logits * _readout_weights(logits.shape[-1], jnp)[None, :]), logits
+
+    gradient, logits = jax.jit(jax.grad(readout, has_aux=True))(jnp.asarray(x_nhwc, jnp.float32), variables)
+    return np.asarray(logits), np.asarray(gradient)
+
+
+def torch_input_gradient(
+    model: nn.Module, x_nhwc: np.ndarray, torch_input: Callable[[np.ndarray], np.ndarray] | None
+) -> np.ndarray:
+    """Float32 NHWC input gradient of ``_readout_weights`` . logits with respect to the [0, 1] images:
+    with respect to what the torch model sees, times the per-channel slope of the affine ``torch_input``."""
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    inputs = nchw(x_nhwc if torch_input is None else torch_input(x_nhwc)).requires_grad_(True)
+    logits = model.eval()(inputs)
+    (gradient,) = torch.autograd.grad((logits * torch.from_numpy(_readout_weights(logits.shape[-1]))).sum(), inputs)
+    if torch_input is None:
+        return nhwc(gradient)
+    channels = x_nhwc.shape[-1]
+    slope = torch_input(np.ones((1, 1, 1, channels), np.float32)) - torch_input(np.zeros((1, 1, 1, channels), np.float32))
+    return nhwc(gradient) * slope.reshape(1, 1, 1, channels)
+
+
+# cosine similarity of the Flax and torch input gradients at full size (measured: >= 0.99991 for every
+# default-run architecture; a wrong gradient rule or a missing layer gives far less)
+MIN_GRADIENT_COSINE = 0.999
+
+
+def _check_input_gradient(arch: str, ours: np.ndarray, theirs: np.ndarray) -> None:
+    """Full-size input gradients agree as vectors, not element by element: ReLU networks' gradients
+    are discontinuous, and a pre-activation within float32 rounding of 0 (one in 30 000 in a random
+    PreActResNet-18 at 32x32) takes a different sign in Flax and in torch, changing that unit's whole
+    contribution (a few percent of the largest gradient entry), which torch in float64 does not
+    settle either. Also what ``test_every_architecture_attackable`` asks of a real-size gradient:
+    finite and non-zero at more than half of the input."""
+    assert ours.shape == theirs.shape and ours.dtype == np.float32, (arch, ours.shape, theirs.shape)
+    assert np.isfinite(ours).all(), f"{arch}: non-finite input gradient under jit"
+    nonzero = float(np.mean(ours != 0))
+    assert nonzero > 0.5, f"{arch}: input gradient non-zero at only {nonzero:.1%} of the input"
+    a, b = ours.ravel().astype(np.float64), theirs.ravel().astype(np.float64)
+    cosine = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+    print(f"{arch}: input gradient cosine {cosine:.7f}")
+    assert cosine >= MIN_GRADIENT_COSINE, f"{arch}: input gradient cosine similarity to torch's {cosine:.5f}"
+
+
 def compare_with_upstream(
     arch: str,
     torch_model: nn.Module,
@@ -253,6 +311,7 @@ def compare_with_upstream(
     *,
     torch_input: Callable[[np.ndarray], np.ndarray] | None = None,
     atol: float = 1e-4,
+    input_gradient: bool = False,
     **arch_kwargs: Any,
 ) -> np.ndarray:
     """Converts ``torch_model``'s state dict through ``alignjax.weights.convert.convert_state_dict`` (the
@@ -262,7 +321,11 @@ def compare_with_upstream(
     float32 ones are (``_assert_within_float32_rounding``).
 
     ``torch_input`` maps the NHWC input to what the torch model sees (the normalisation torchvision
-    and timm leave to the data pipeline). Returns the Flax logits.
+    and timm leave to the data pipeline; affine per channel). Returns the Flax logits.
+
+    ``input_gradient``: the Flax logits come from ``jax.jit(jax.grad(...))`` of a fixed linear
+    read-out of them (one program, as an attack compiles it), and that input gradient is checked
+    too (``_check_input_gradient``).
     """
     from alignjax.models import build_architecture
 
@@ -273,7 +336,11 @@ def compare_with_upstream(
     module = build_architecture(arch, **arch_kwargs)
     torch_x = x_nhwc if torch_input is None else torch_input(x_nhwc)
     expected = torch_logits(torch_model, torch_x)
-    got = flax_logits(module, variables, x_nhwc)
+    if input_gradient:
+        got, gradient = flax_logits_and_input_gradient(module, variables, x_nhwc)
+        _check_input_gradient(arch, gradient, torch_input_gradient(torch_model, x_nhwc, torch_input))
+    else:
+        got = flax_logits(module, variables, x_nhwc)
     assert got.dtype == np.float32 and got.shape == expected.shape
     # The comparison means something only if the logits are neither tiny nor exploding.
     scale = float(np.abs(expected).max())

@@ -30,19 +30,22 @@ architecture cannot reach CI untested.
 - ``test_input_gradient_at_real_size``: the builder's default (full-size) model at its real input
   size (224x224 ImageNet, 32x32 CIFAR, 8x8 digits), batch 1, random weights:
   ``jax.jit(jax.grad(...))`` of a fixed linear function of the logits is finite and non-zero at
-  more than half of the input pixels.
+  more than half of the input pixels. By default for the architectures whose full-size comparison
+  with upstream does not already check that at the real input size (``REAL_SIZE_UPSTREAM``:
+  ``test_upstream.py`` compiles their logits and input gradient as one program and also compares the
+  gradient's direction with upstream's).
 
 CI cost and stability. No ``jax_disable_most_optimizations`` and no persistent compilation cache here:
 with either, a worker of the full suite segfaulted or aborted inside jaxlib while compiling or caching
 this module's programs (2026-12-07: four full runs, torch 2.13 CPU and 2.14 alike, never when the
 module ran alone). Running the four attacks on every architecture made this module about 33
 CPU-minutes of the suite; the per-architecture jit checks brought it to about 15, and leaving variants
-whose programs a sibling already compiles to ``-m slow`` (``ATTACK_SLOW``, ``REAL_SIZE_SLOW``) to about 10.
+whose programs a sibling already compiles to ``-m slow`` (``ATTACK_SLOW``, ``REAL_SIZE_SLOW``) to about 10;
+compiling the small model's gradient and Jacobian as one program and leaving the real-size gradients
+that ``test_upstream.py`` checks to it, to about 6.
 """
 
 from __future__ import annotations
-
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -57,6 +60,7 @@ from alignjax.models import ARCHITECTURES, build_architecture
 from alignjax.models.module_logits import logits_fn_for
 from tests.models import families
 from tests.models.random_variables import random_variables
+from tests.models.references import UPSTREAM
 
 CIFAR = (32, 32, 3)
 IMAGENET = (224, 224, 3)
@@ -125,6 +129,14 @@ REAL_SIZE_SLOW = frozenset(families.collect("REAL_SIZE_SLOW")) | {
     # vit_small_patch16_224's encoder at 224 (patch 16, 197 tokens), wider; the distilled DeiT stays
     "vit_base_patch16_224", "deit_tiny_patch16_224", "deit_small_patch16_224", "deit_base_patch16_224",
 }
+# architectures whose full-size comparison with upstream runs by default at their real input size: it
+# compiles the logits and the input gradient as one program and checks that gradient (finite, non-zero
+# at more than half of the input, and equal in direction to upstream's: ``tests/models/test_upstream.py``),
+# so the real-size check here runs for them with -m slow
+REAL_SIZE_UPSTREAM = frozenset(
+    arch for arch, reference in UPSTREAM.items()
+    if not reference.slow and REAL_INPUT.get(arch) == (reference.input_size, reference.input_size, 3)
+)
 # variants whose small model is the same program as a sibling's that runs by default (same blocks, the
 # SMALL options override every size; at most a constant differs: normalisation statistics, LayerNorm eps):
 # their small-model checks add nothing but CI time, so they run with -m slow
@@ -169,6 +181,7 @@ def test_every_registered_architecture_has_an_entry():
     assert not sorted(set(SMALL) - set(ARCHITECTURES)), "SMALL names architectures that are not registered"
     assert set(REAL_INPUT) == set(SMALL)
     assert ATTACK_DEFAULT <= set(SMALL) - ATTACK_SLOW
+    assert REAL_SIZE_UPSTREAM and REAL_SIZE_UPSTREAM <= set(SMALL)
     for arch in ATTACK_SLOW:  # a default-run sibling runs the same small program
         assert any(SMALL[other] == SMALL[arch] for other in set(SMALL) - ATTACK_SLOW), arch
 
@@ -210,19 +223,24 @@ def predict(logits_fn, variables, images: np.ndarray) -> np.ndarray:
 def test_small_model_under_jit(arch):
     logits_fn, variables, x = small_model_and_images(arch)
 
+    untargeted = FABConfig("Linf", EPS, targeted=False)
+
     def loss(images):  # labelled with the model's own predictions (all clean-correct, as in an attack)
         logits = logits_fn(variables, images)
         labels = jnp.argmax(jax.lax.stop_gradient(logits), axis=1)
         return jnp.sum(cross_entropy(logits, labels)), (logits, labels)
 
-    grad, (logits, y) = jax.jit(jax.grad(loss, has_aux=True))(x)
+    def gradient_and_jacobian(images):  # one program: the forward pass is compiled once for both
+        grad, (logits, labels) = jax.grad(loss, has_aux=True)(images)
+        _, dg = _logit_differences(untargeted, logits_fn, variables, images, labels, labels)
+        return grad, logits, labels, dg
+
+    grad, logits, y, dg = jax.jit(gradient_and_jacobian)(x)
     grad, logits, y = np.asarray(grad), np.asarray(logits), np.asarray(y)
     assert np.isfinite(grad).all(), f"{arch}: non-finite input gradient under jit"
     per_point = np.abs(grad).reshape(N_POINTS, -1).max(axis=1)
     assert (per_point > 0).all(), f"{arch}: zero input gradient under jit for points {np.flatnonzero(per_point == 0)}"
 
-    untargeted = FABConfig("Linf", EPS, targeted=False)
-    _, dg = jax.jit(functools.partial(_logit_differences, untargeted, logits_fn))(variables, x, y, y)
     dg = np.asarray(dg, np.float64)
     assert dg.shape == (N_POINTS, 10, grad[0].size)
     assert np.isfinite(dg).all(), f"{arch}: non-finite Jacobian (vmap of the pullback) under jit"
@@ -259,7 +277,9 @@ def test_attacks_run_under_the_cascade_jit(arch):
 
 
 @pytest.mark.parametrize(
-    "arch", [pytest.param(a, marks=pytest.mark.slow) if a in REAL_SIZE_SLOW else a for a in sorted(ARCHITECTURES)]
+    "arch",
+    [pytest.param(a, marks=pytest.mark.slow) if a in REAL_SIZE_SLOW | REAL_SIZE_UPSTREAM else a
+     for a in sorted(ARCHITECTURES)],
 )
 def test_input_gradient_at_real_size(arch):
     shape = REAL_INPUT[arch]

@@ -6,8 +6,12 @@ and randomised BatchNorm statistics, converted through ``alignjax.weights.conver
 1e-4 absolute (highest matmul precision, TF32 off), with logits scaled to unit standard deviation
 (``helpers.randomize``). ResNet-152 (``-m slow``) is the one net whose upstream float32 logits are
 themselves ~1.1e-4 from its float64 ones; where that happens the Flax logits must be as close to the
-float64 logits as upstream's float32 ones are (``helpers.compare_with_upstream``). Parameter counts are
-compared at full size for every architecture.
+float64 logits as upstream's float32 ones are (``helpers.compare_with_upstream``). The Flax logits come
+from one jitted program that also takes the input gradient of a fixed linear read-out, which must be
+finite, non-zero at more than half of the input and within cosine 0.999 of upstream's (elementwise
+equality is not a sound test there: ``helpers._check_input_gradient``); at an architecture's real input
+size this is its real-size gradient check (``test_every_architecture_attackable.REAL_SIZE_UPSTREAM``).
+Parameter counts are compared at full size for every architecture.
 """
 
 from __future__ import annotations
@@ -63,7 +67,7 @@ def test_full_size_matches_upstream(arch):
     model = randomize(
         build_uninitialised(UPSTREAM[arch].build), x if torch_input is None else torch_input(x), seed=1
     )
-    compare_with_upstream(arch, model, x, torch_input=torch_input)
+    compare_with_upstream(arch, model, x, torch_input=torch_input, input_gradient=True)
 
 
 @pytest.mark.parametrize("arch", sorted(UPSTREAM))
