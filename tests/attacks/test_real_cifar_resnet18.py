@@ -140,20 +140,21 @@ def test_standard_version_full_matches_pyautoattack(photos, tmp_path):
 
 @pytest.mark.parametrize(
     "version",
-    [pytest.param(["plus"], marks=pytest.mark.slow), pytest.param(["rand"], marks=pytest.mark.slow),
-     pytest.param(["paper"], marks=pytest.mark.slow), ["custom", "--attacks", "fab,apgd-dlr"]],
+    [pytest.param(version, marks=pytest.mark.slow)
+     for version in (["plus"], ["rand"], ["paper"], ["custom", "--attacks", "fab,apgd-dlr"])],
     ids=lambda v: v[0],
 )
 def test_every_version_attacks_the_real_model(photos, tmp_path, version, xla_cache):
     """The CLI with the other versions (``standard`` is the CLI run of
     ``test_standard_version_reduced_matches_pyautoattack``) on three points, 2 iterations, 5 queries,
-    1 restart. The persistent compilation cache reads back the programs of attack configs the versions
-    share at these budgets, and XLA's optimisations are off (tiny runs, faster compiles). ``plus`` (six
-    attacks, 80 CPU-seconds), ``paper`` and ``rand`` (20 CPU-seconds) run with ``-m slow``: every version
-    runs on the embedded model by default (``tests/test_cli.py``), and on this model the attacks of
-    ``plus`` and ``paper`` are those of ``standard`` and ``custom`` (FAB, APGD-DLR) here, ``rand``'s are
-    APGD-CE and APGD-DLR with EOT (the EOT path: ``test_apgd.py``, ``test_model_randomness.py``,
-    ``test_cascade.py``'s rand version on a stochastic model, ``tests/test_cli.py``'s on the embedded one)."""
+    1 restart; with ``-m slow`` (80, 20, 32 and 25 CPU-seconds in a full run). The persistent compilation cache reads
+    back the programs of attack configs the versions share at these budgets, and XLA's optimisations
+    are off (tiny runs, faster compiles). By default every version runs end to end on the embedded
+    model (``tests/test_cli.py``), this model runs the standard version's four attacks (the reduced
+    comparison above), and the other attacks' model-specific programs (untargeted FAB's Jacobian, the
+    input gradient every APGD loss differentiates) are checked on every architecture
+    (``tests/models/test_every_architecture_attackable.py``); EOT, ``rand``'s difference:
+    ``test_apgd.py``, ``test_model_randomness.py``, ``test_cascade.py``."""
     x, y, _ = photos
     small = tmp_path / "three.npz"
     np.savez(small, x=x[:3], y=y[:3])
