@@ -42,7 +42,7 @@ module ran alone). Running the four attacks on every architecture made this modu
 CPU-minutes of the suite; the per-architecture jit checks brought it to about 15, and leaving variants
 whose programs a sibling already compiles to ``-m slow`` (``ATTACK_SLOW``, ``REAL_SIZE_SLOW``) to about 10;
 compiling the small model's gradient and Jacobian as one program and leaving the real-size gradients
-that ``test_upstream.py`` checks to it, to about 6.
+that ``test_upstream.py`` checks to it, to about 4 (2026-12-08).
 """
 
 from __future__ import annotations
