@@ -14,6 +14,7 @@ activations, the torch cross-check).
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import functools
 import inspect
@@ -34,11 +35,12 @@ def module_key(module: Any) -> tuple[Any, ...]:
     return type(module), module
 
 
-class ComparedByKey:
+class ComparedByKey(abc.ABC):
     """Equality and hashing by ``self._key()`` between objects of the same type."""
 
+    @abc.abstractmethod
     def _key(self) -> tuple[Any, ...]:
-        raise NotImplementedError
+        """What the object's value is: equal keys, equal objects."""
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):

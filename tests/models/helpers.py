@@ -387,8 +387,6 @@ def compare_logits_and_input_gradient(
     upstream's own float32 result is farther than ``rtol`` from its float64 one (deep nets), Flax must
     be as close to the float64 result as upstream's float32 one is (within a factor 2).
     """
-    import jax.numpy as jnp
-
     from alignjax.models import build_architecture
 
     torch.backends.cudnn.allow_tf32 = False
@@ -406,20 +404,12 @@ def compare_logits_and_input_gradient(
             scale = torch.tensor(std, dtype=dtype).reshape(1, -1, 1, 1)
             inputs = (x - shift) / scale
         logits = model.eval()(inputs)
-        weights = torch.linspace(-1.0, 1.0, logits.shape[-1], dtype=dtype)
+        weights = torch.from_numpy(_readout_weights(logits.shape[-1])).to(dtype)
         (gradient,) = torch.autograd.grad((logits * weights).sum(), x)
         return logits.detach().numpy(), nhwc(gradient)
 
-    def flax_side() -> tuple[np.ndarray, np.ndarray]:
-        def readout(images):
-            logits = module.apply(variables, images, train=False)
-            return jnp.sum(logits * jnp.linspace(-1.0, 1.0, logits.shape[-1], dtype=jnp.float32)[None, :]), logits
-
-        gradient, logits = jax.jit(jax.grad(readout, has_aux=True))(jnp.asarray(x_nhwc, jnp.float32))
-        return np.asarray(logits), np.asarray(gradient)
-
     expected = torch_side(torch_model, torch.float32)
-    got = flax_side()
+    got = flax_logits_and_input_gradient(module, variables, x_nhwc)
     exact = None
     for what, ours, theirs, index in (("logits", got[0], expected[0], 0), ("input gradient", got[1], expected[1], 1)):
         assert ours.shape == theirs.shape and ours.dtype == np.float32, (what, ours.shape, theirs.shape)
